@@ -1,0 +1,1 @@
+"""The ``carewarden`` command line: Typer commands and Rich rendering only."""

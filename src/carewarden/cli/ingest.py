@@ -1,0 +1,141 @@
+"""``carewarden ingest …``: one sub-command per source format."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+from rich.table import Table
+
+from carewarden.cli.common import (
+    EXIT_FINDINGS,
+    QuietOption,
+    StoreOption,
+    console,
+    err_console,
+    open_store,
+    progress_bar,
+    show_progress,
+    user_errors,
+)
+from carewarden.connectors.access_csv import AccessCsvConnector, AccessCsvMapping
+from carewarden.connectors.base import Connector
+from carewarden.connectors.fhir import FhirConnector
+from carewarden.services.ingest import IngestSummary, discover, ingest
+
+app = typer.Typer(
+    help="Ingest source files into the store (idempotent: a file already ingested is skipped).",
+    no_args_is_help=True,
+)
+
+PathsArgument = Annotated[
+    list[Path], typer.Argument(help="Files or folders (read recursively).", exists=True)
+]
+
+
+def run_ingest(
+    connector: Connector, paths: list[Path], store: Path | None, quiet: bool
+) -> IngestSummary:
+    with user_errors():
+        total = len(discover(connector, paths))
+    with (
+        open_store(store) as opened,
+        progress_bar(show_progress(quiet), f"ingest {connector.name}", total) as update,
+    ):
+
+        def progress(path: Path, done: int, total: int, records: int) -> None:
+            update(completed=done, description=f"{path.name}: {records:,} records")
+
+        with user_errors():
+            return ingest(opened, connector, paths, progress)
+
+
+def render_summary(summary: IngestSummary, quiet: bool) -> None:
+    for failed in summary.failed:
+        err_console.print(f"[red]failed[/] {failed.error}", highlight=False)
+    for outcome in summary.files:
+        for reject in outcome.first_rejects[:5]:
+            where = f"{outcome.path}:{reject.line}" if reject.line else str(outcome.path)
+            err_console.print(f"[yellow]quarantined[/] {where}: {reject.error}", highlight=False)
+    if quiet:
+        return
+    table = Table(title=f"ingest {summary.kind}", show_edge=False)
+    table.add_column("file")
+    table.add_column("status")
+    table.add_column("records", justify="right")
+    table.add_column("duplicates", justify="right")
+    table.add_column("quarantined", justify="right")
+    for f in summary.files[:50]:
+        table.add_row(
+            f.path.name, f.status, f"{f.records:,}", f"{f.duplicates:,}", f"{f.quarantined:,}"
+        )
+    if len(summary.files) > 50:
+        table.add_row(f"… {len(summary.files) - 50} more files", "", "", "", "")
+    console.print(table)
+    by_table = ", ".join(f"{t} {n:,}" for t, n in sorted(summary.tables.items()))
+    console.print(
+        f"[bold]{summary.total('records'):,}[/] records stored ({by_table or 'none'}); "
+        f"{summary.total('duplicates'):,} duplicates skipped; "
+        f"[bold]{summary.total('quarantined'):,}[/] quarantined; "
+        f"{len(summary.failed)} file(s) failed."
+    )
+    for reason, count in summary.ignored.most_common(5):
+        console.print(f"  ignored {count:,}: {reason}")
+
+
+def finish(summary: IngestSummary, quiet: bool) -> None:
+    render_summary(summary, quiet)
+    if summary.failed or summary.total("quarantined"):
+        raise typer.Exit(EXIT_FINDINGS)
+
+
+@app.command("fhir")
+def ingest_fhir(
+    paths: PathsArgument,
+    store: StoreOption = None,
+    validate: Annotated[
+        str,
+        typer.Option(
+            help="fast: structural checks of the fields used; full: also fhir.resources models "
+            "(about 40x slower)."
+        ),
+    ] = "fast",
+    quiet: QuietOption = False,
+) -> None:
+    """FHIR R4 bulk NDJSON folders/files or Bundle JSON files.
+
+    Exit code 1 when a record was quarantined or a file failed.
+    """
+    if validate not in ("fast", "full"):
+        raise typer.BadParameter("use fast or full", param_hint="--validate")
+    mode: Literal["fast", "full"] = "full" if validate == "full" else "fast"
+    finish(run_ingest(FhirConnector(validate=mode), paths, store, quiet), quiet)
+
+
+@app.command("access-csv")
+def ingest_access_csv(
+    paths: PathsArgument,
+    mapping: Annotated[
+        Path,
+        typer.Option(
+            "--mapping",
+            "-m",
+            help="Column mapping YAML, or a built-in mapping name: synthetic, epic.",
+        ),
+    ],
+    tz: Annotated[
+        str | None, typer.Option("--tz", help="Override the mapping's time zone (IANA name).")
+    ] = None,
+    store: StoreOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Flat CSV access-log exports with a column mapping.
+
+    Exit code 1 when a record was quarantined or a file failed.
+    """
+    with user_errors():
+        loaded = AccessCsvMapping.load(mapping)
+        if tz:
+            loaded = loaded.with_timezone(tz)
+    finish(run_ingest(AccessCsvConnector(loaded), paths, store, quiet), quiet)

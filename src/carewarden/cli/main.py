@@ -1,0 +1,310 @@
+"""The ``carewarden`` command.
+
+Exit codes: 0 ok; 1 findings or validation errors where a command says so (records
+quarantined, alerts found, a store held by another process); 2 usage errors (bad option,
+missing file, invalid mapping).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.table import Table
+
+from carewarden import __version__
+from carewarden.cli import ingest as ingest_cli
+from carewarden.cli.common import (
+    EXIT_FINDINGS,
+    EXIT_USAGE,
+    QuietOption,
+    StoreOption,
+    console,
+    fail,
+    open_store,
+    progress_bar,
+    show_progress,
+    store_path,
+    user_errors,
+)
+from carewarden.detect.engine import DetectContext, builtin_detectors, run_detectors
+from carewarden.services.overview import Overview, overview
+
+app = typer.Typer(
+    name="carewarden",
+    help="Defense-in-depth security for healthcare: patient-privacy monitoring and more.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(ingest_cli.app, name="ingest")
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"carewarden {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print version.")
+    ] = False,
+) -> None:
+    """Carewarden: one installable security system for a hospital."""
+
+
+@app.command()
+def status(store: StoreOption = None, quiet: QuietOption = False) -> None:
+    """What the store holds: tables and row counts, sources ingested, quarantined records."""
+    with open_store(store, read_only=True) as opened:
+        figures = overview(opened)
+    render_status(figures)
+
+
+def render_status(figures: Overview) -> None:
+    console.print(f"[bold]Store[/] {figures.store_path} (schema version {figures.schema_version})")
+    tables = Table(title="tables", show_edge=False)
+    tables.add_column("table")
+    tables.add_column("rows", justify="right")
+    for name, count in figures.tables.items():
+        tables.add_row(name, f"{count:,}")
+    console.print(tables)
+    first, last = figures.access_span
+    if first and last:
+        console.print(f"EHR accesses from {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC")
+    sources = Table(title="sources ingested", show_edge=False)
+    for column in ("kind", "file", "records", "duplicates", "quarantined", "ingested (UTC)"):
+        sources.add_column(
+            column, justify="right" if column in ("records", "quarantined") else "left"
+        )
+    for s in figures.sources[-30:]:
+        sources.add_row(
+            s.kind,
+            s.path,
+            f"{s.records:,}",
+            f"{s.duplicates:,}",
+            f"{s.quarantined:,}",
+            f"{s.ingested_at:%Y-%m-%d %H:%M:%S}",
+        )
+    if len(figures.sources) > 30:
+        console.print(f"(showing the last 30 of {len(figures.sources)} source files)")
+    console.print(sources)
+    if figures.quarantine_by_error:
+        quarantine = Table(title="quarantined records by reason", show_edge=False)
+        quarantine.add_column("reason")
+        quarantine.add_column("records", justify="right")
+        for reason, count in figures.quarantine_by_error:
+            quarantine.add_row(reason, f"{count:,}")
+        console.print(quarantine)
+
+
+@app.command()
+def synth(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the hospital's exports to.")],
+    beds: Annotated[
+        int, typer.Option(min=5, help="Hospital size; scales staff, patients, accesses.")
+    ] = 200,
+    days: Annotated[int, typer.Option(min=1, help="Days of activity to simulate.")] = 7,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same files.")] = 1,
+    format: Annotated[
+        str, typer.Option("--format", help="fhir (AuditEvent NDJSON) or csv (access_log.csv).")
+    ] = "fhir",
+    violation_rate: Annotated[
+        float, typer.Option(min=0.0, help="Multiplier on the planted-violation rates.")
+    ] = 1.0,
+    staff: Annotated[int | None, typer.Option(help="Override the workforce size.")] = None,
+    patients: Annotated[int | None, typer.Option(help="Override the number of patients.")] = None,
+    accesses_per_day: Annotated[int | None, typer.Option(help="Override accesses per day.")] = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Generate a synthetic hospital (FHIR NDJSON or CSV) with labelled violations."""
+    from carewarden.synth import SynthConfig, generate
+
+    if format not in ("fhir", "csv"):
+        raise typer.BadParameter("use fhir or csv", param_hint="--format")
+    config = SynthConfig(
+        beds=beds,
+        days=days,
+        seed=seed,
+        format="csv" if format == "csv" else "fhir",
+        violation_rate=violation_rate,
+        staff=staff,
+        patients=patients,
+        accesses_per_day=accesses_per_day,
+    )
+    with progress_bar(show_progress(quiet), "synthesizing", days) as update:
+        result = generate(out, config, lambda done, total: update(completed=done, total=total))
+    if not quiet:
+        console.print(
+            f"Wrote {result.accesses:,} accesses, {result.patients:,} patients, "
+            f"{result.staff:,} staff, {result.encounters:,} encounters and "
+            f"{result.violations:,} labelled violations to [bold]{result.out_dir}[/] "
+            f"(labels: {result.labels_path})"
+        )
+
+
+@app.command()
+def detect(
+    store: StoreOption = None,
+    tz: Annotated[str, typer.Option("--tz", help="Site time zone for explanations.")] = "UTC",
+    quiet: QuietOption = False,
+) -> None:
+    """Run every detection over the store (incremental: reruns add no duplicate alerts)."""
+    with open_store(store) as opened, user_errors():
+        summary = run_detectors(opened, builtin_detectors(), DetectContext(site_tz=tz))
+    for detector_id, error in summary.failures.items():
+        console.print(f"[red]detector {detector_id} failed:[/] {error}", highlight=False)
+    if not quiet:
+        for detector_id, added in summary.by_detector.items():
+            console.print(f"{detector_id}: {added:,} new alert(s)")
+        console.print(
+            f"[bold]{summary.new_alerts:,}[/] new alerts, {summary.total_alerts:,} in all."
+        )
+
+
+ALERT_FIELDS = (
+    "id",
+    "rule_id",
+    "title",
+    "severity",
+    "score",
+    "user_id",
+    "patient_id",
+    "first_seen",
+    "last_seen",
+    "event_ids",
+    "explanation",
+    "mapping",
+    "status",
+)
+
+
+@app.command()
+def alerts(
+    store: StoreOption = None,
+    format: Annotated[str, typer.Option("--format", help="table, jsonl or csv.")] = "table",
+    min_score: Annotated[int, typer.Option("--min-score", min=0, max=100)] = 0,
+    limit: Annotated[
+        int, typer.Option(help="At most this many, highest score first (0: all).")
+    ] = 0,
+) -> None:
+    """Print alerts, highest score first."""
+    if format not in ("table", "jsonl", "csv"):
+        fail("--format must be table, jsonl or csv", EXIT_USAGE)
+    with open_store(store, read_only=True) as opened:
+        rows = opened.arrow(
+            "SELECT alert_id AS id, rule_id, title, severity, score, user_id, patient_id, "
+            "first_seen, last_seen, event_ids, explanation, mapping, status FROM alert "
+            "WHERE score >= ? ORDER BY score DESC, first_seen, alert_id"
+            + (f" LIMIT {int(limit)}" if limit else ""),
+            [min_score],
+        ).to_pylist()
+    if format == "jsonl":
+        for row in rows:
+            sys.stdout.write(orjson.dumps(_jsonable(row)).decode() + "\n")
+    elif format == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=ALERT_FIELDS)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: ";".join(v) if isinstance(v, list) else v for k, v in row.items()})
+    else:
+        table = Table(show_edge=False)
+        for column in ("score", "severity", "first seen (UTC)", "user", "patient", "explanation"):
+            table.add_column(column)
+        for row in rows:
+            table.add_row(
+                str(row["score"]),
+                row["severity"],
+                f"{row['first_seen']:%Y-%m-%d %H:%M}",
+                row["user_id"] or "",
+                row["patient_id"] or "",
+                row["explanation"],
+            )
+        console.print(table)
+        console.print(f"{len(rows):,} alert(s)")
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() + "Z" if isinstance(v, dt.datetime) else v) for k, v in row.items()}
+
+
+@app.command()
+def demo(
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Folder for the hospital, the store and the report "
+            "(default: a new temporary folder).",
+        ),
+    ] = None,
+    store: StoreOption = None,
+    beds: Annotated[int, typer.Option(min=5)] = 200,
+    days: Annotated[int, typer.Option(min=1)] = 7,
+    seed: Annotated[int, typer.Option()] = 1,
+    quiet: QuietOption = False,
+) -> None:
+    """Synthesize a ~200-bed hospital for 7 days, ingest it, detect, and write an HTML report.
+
+    Nothing to start, nothing to configure. The store goes to OUT/store unless --store is given.
+    """
+    from carewarden.services.demo import run_demo
+    from carewarden.synth import SynthConfig
+
+    folder = out or Path(tempfile.mkdtemp(prefix="carewarden-demo-"))
+    store_dir = store if store is not None else folder / "store"
+    config = SynthConfig(beds=beds, days=days, seed=seed)
+    with progress_bar(show_progress(quiet), "demo", days) as update, user_errors():
+        result = run_demo(
+            folder,
+            store_dir,
+            config,
+            step=lambda name: update(description=name),
+            synth_progress=lambda done, total: update(completed=done, total=total),
+        )
+    if quiet:
+        console.print(str(result.report))
+        return
+    figures = result.overview
+    console.rule("[bold]Carewarden demo")
+    console.print(
+        f"Synthetic hospital: {result.synth.staff:,} staff, {result.synth.patients:,} patients, "
+        f"{result.synth.encounters:,} encounters, {days} days (seed {seed})."
+    )
+    console.print(
+        f"Ingested [bold]{result.ingest.total('records'):,}[/] records "
+        f"({figures.tables['ehr_access']:,} EHR accesses) from {len(result.ingest.files)} files; "
+        f"{result.ingest.total('quarantined'):,} quarantined."
+    )
+    by_rule = Table(title="alerts by rule", show_edge=False)
+    for column in ("rule", "title", "severity", "alerts"):
+        by_rule.add_column(column, justify="right" if column == "alerts" else "left")
+    for rule_id, title, severity, count in figures.alerts_by_rule:
+        by_rule.add_row(rule_id, title, severity, f"{count:,}")
+    if not figures.alerts_by_rule:
+        by_rule.add_row("(none)", "", "", "0")
+    console.print(by_rule)
+    users = Table(title="top users by risk", show_edge=False)
+    for column in ("user", "name", "alerts", "risk", "rules"):
+        users.add_column(column)
+    for u in figures.top_users:
+        users.add_row(u.user_id, u.name, str(u.alerts), str(u.risk), ", ".join(u.rules))
+    console.print(users)
+    timing = ", ".join(f"{k} {v:.1f}s" for k, v in result.seconds.items())
+    console.print(f"Timings: {timing}.")
+    console.print(f"Store: {store_path(store_dir)}")
+    console.print(f"[bold green]Report:[/] {result.report}")
+    if result.detect.failures:
+        raise typer.Exit(EXIT_FINDINGS)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,1 @@
+"""Reports rendered from the store's figures (self-contained HTML: no network, no scripts)."""

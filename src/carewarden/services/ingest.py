@@ -1,0 +1,157 @@
+"""Ingest source files into the store: idempotent per file, atomic per file.
+
+A file is identified by its connector and the SHA-256 of its content: the same content
+ingested again adds nothing. Each file lands in one transaction together with its
+quarantined records and its ``source_file`` row, so a crash (even ``kill -9``) leaves either
+the whole file or none of it, and a rerun finishes the job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from carewarden.connectors.base import Connector
+from carewarden.errors import CarewardenError
+from carewarden.model import Batch, Rejected
+from carewarden.services.prefetch import prefetch
+from carewarden.store import SourceFile, Store
+from carewarden.store.store import utcnow
+
+QUARANTINE_FLUSH = 10_000
+
+# progress(file, files_done, files_total, records_in_this_file)
+Progress = Callable[[Path, int, int, int], None]
+
+
+@dataclass
+class FileOutcome:
+    path: Path
+    status: str  # ingested | already ingested | failed
+    records: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    tables: Counter[str] = field(default_factory=Counter)
+    error: str | None = None
+    first_rejects: list[Rejected] = field(default_factory=list)
+
+
+@dataclass
+class IngestSummary:
+    kind: str
+    files: list[FileOutcome] = field(default_factory=list)
+    ignored: Counter[str] = field(default_factory=Counter)
+
+    def total(self, attribute: str) -> int:
+        return sum(int(getattr(f, attribute)) for f in self.files)
+
+    @property
+    def tables(self) -> Counter[str]:
+        out: Counter[str] = Counter()
+        for f in self.files:
+            out.update(f.tables)
+        return out
+
+    @property
+    def failed(self) -> list[FileOutcome]:
+        return [f for f in self.files if f.status == "failed"]
+
+
+def sha256_of(path: Path) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def discover(connector: Connector, paths: Sequence[Path]) -> list[Path]:
+    """Every file the connector reads under ``paths``, each once, in a stable order."""
+    seen: dict[Path, None] = {}
+    for path in paths:
+        for found in connector.discover(path):
+            seen.setdefault(found.resolve(), None)
+    return list(seen)
+
+
+def ingest(
+    store: Store,
+    connector: Connector,
+    paths: Sequence[Path],
+    progress: Progress | None = None,
+) -> IngestSummary:
+    """Ingest every file the connector finds under ``paths``; one bad file never stops the rest."""
+    files = discover(connector, paths)
+    summary = IngestSummary(kind=connector.name)
+    for index, path in enumerate(files):
+        outcome = _ingest_file(store, connector, path, index, len(files), progress)
+        summary.files.append(outcome)
+        if progress:
+            progress(path, index + 1, len(files), outcome.records)
+    ignored = getattr(connector, "ignored", None)
+    if isinstance(ignored, Counter):
+        summary.ignored.update(ignored)
+    return summary
+
+
+def _ingest_file(
+    store: Store,
+    connector: Connector,
+    path: Path,
+    index: int,
+    total: int,
+    progress: Progress | None,
+) -> FileOutcome:
+    sha, size = sha256_of(path)
+    file_id = f"{connector.name}:{sha}"
+    if store.has_file(file_id):
+        return FileOutcome(path, "already ingested")
+    outcome = FileOutcome(path, "ingested")
+    pending: list[Rejected] = []
+
+    def flush_quarantine() -> None:
+        store.quarantine(file_id, connector.name, str(path), pending)
+        pending.clear()
+
+    try:
+        with store.transaction():
+            for item in prefetch(connector.read(path)):
+                if isinstance(item, Batch):
+                    written, skipped = store.write(item.table, item.rows, file_id)
+                    outcome.tables[item.table] += written
+                    outcome.records += written
+                    outcome.duplicates += skipped
+                    if progress:
+                        progress(path, index, total, outcome.records)
+                else:
+                    outcome.quarantined += 1
+                    if len(outcome.first_rejects) < 20:
+                        outcome.first_rejects.append(item)
+                    pending.append(item)
+                    if len(pending) >= QUARANTINE_FLUSH:
+                        flush_quarantine()
+            flush_quarantine()
+            store.record_file(
+                SourceFile(
+                    file_id=file_id,
+                    kind=connector.name,
+                    path=str(path),
+                    sha256=sha,
+                    bytes=size,
+                    records=outcome.records,
+                    duplicates=outcome.duplicates,
+                    quarantined=outcome.quarantined,
+                    ingested_at=utcnow(),
+                )
+            )
+    except CarewardenError as exc:
+        return FileOutcome(path, "failed", error=str(exc))
+    except Exception as exc:
+        # Rolled back already; report it with its path and keep going with the other files.
+        return FileOutcome(path, "failed", error=f"{path}: {type(exc).__name__}: {exc}")
+    return outcome

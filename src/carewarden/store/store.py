@@ -1,0 +1,340 @@
+"""The store: a DuckDB database in the store folder. The only module that opens DuckDB.
+
+Writes happen in :meth:`Store.transaction` blocks, so one source file lands whole or not at
+all (DuckDB's write-ahead log drops an uncommitted transaction after a crash). Context
+tables (patients, workforce, encounters…) are keyed: a newer export of the same resource
+replaces the older row. The access log is append-only and de-duplicated on
+``(event_id, patient_id)``, so overlapping exports add nothing twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from carewarden.errors import StoreBusyError, StoreError
+from carewarden.model import Rejected
+from carewarden.store.schema import DATA_TABLES, LATEST_VERSION, MIGRATIONS
+
+DB_FILE = "carewarden.duckdb"
+
+# Keyed context tables: primary key columns. A later row with the same key replaces the older.
+KEYED_TABLES: dict[str, tuple[str, ...]] = {
+    "department": ("department_id",),
+    "workforce": ("user_id",),
+    "workforce_role": ("role_id",),
+    "patient": ("patient_id",),
+    "encounter": ("encounter_id",),
+    "care_team": ("care_team_id",),
+}
+# Child tables replaced wholesale when their parent row is written again.
+CHILD_TABLES: dict[str, tuple[str, str]] = {
+    "encounter_participant": ("encounter", "encounter_id"),
+    "care_team_member": ("care_team", "care_team_id"),
+}
+APPEND_TABLES: dict[str, tuple[str, ...]] = {"ehr_access": ("event_id", "patient_id")}
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    file_id: str
+    kind: str
+    path: str
+    sha256: str
+    bytes: int
+    records: int
+    duplicates: int
+    quarantined: int
+    ingested_at: dt.datetime
+
+
+def _literal(text: str) -> str:
+    """A SQL string literal (for values the store itself made, such as file ids)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class Store:
+    """An open store. Use :meth:`open`; close it (or use it as a context manager)."""
+
+    def __init__(self, path: Path, con: duckdb.DuckDBPyConnection, read_only: bool) -> None:
+        self.path = path
+        self.con = con
+        self.read_only = read_only
+        self._in_transaction = False
+
+    # -- opening -------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: Path, *, read_only: bool = False) -> Store:
+        """Open (creating and migrating when writable) the store in folder ``path``."""
+        db = path / DB_FILE
+        if read_only and not db.exists():
+            raise StoreError(f"no store at {path} (run `carewarden ingest` or `carewarden demo`)")
+        if not read_only:
+            path.mkdir(parents=True, exist_ok=True)
+        try:
+            con = duckdb.connect(str(db), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise StoreBusyError(
+                    f"the store {path} is held for writing by another Carewarden process; "
+                    "stop it or run this command read-only against a copy"
+                ) from exc
+            raise StoreError(f"cannot open store {path}: {exc}") from exc
+        con.execute("SET TimeZone = 'UTC'")
+        store = cls(path, con, read_only)
+        if read_only:
+            if store.schema_version() < LATEST_VERSION:
+                con.close()
+                raise StoreError(
+                    f"the store {path} has schema version {store.schema_version()}; open it "
+                    "writable once (any ingest) to upgrade it"
+                )
+        else:
+            store.migrate()
+        return store
+
+    def _exec(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        """Run one statement and consume its result (DuckDB refuses a new statement while a
+        previous result is unread); returns the rows, e.g. ``[(n,)]`` for an INSERT."""
+        return self.con.execute(sql, params or []).fetchall()
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- schema --------------------------------------------------------------------------
+    def schema_version(self) -> int:
+        exists = self._exec(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+        )
+        if exists[0][0] == 0:
+            return 0
+        version = self._exec("SELECT max(version) FROM schema_version")[0][0]
+        return int(version) if version is not None else 0
+
+    def migrate(self) -> list[int]:
+        """Apply every migration newer than the store's version; return those applied."""
+        self._exec(
+            "CREATE TABLE IF NOT EXISTS schema_version "
+            "(version INTEGER PRIMARY KEY, description VARCHAR, applied_at TIMESTAMP)"
+        )
+        current = self.schema_version()
+        applied = []
+        for migration in MIGRATIONS:
+            if migration.version <= current:
+                continue
+            with self.transaction():
+                self._exec(migration.sql)
+                self._exec(
+                    "INSERT INTO schema_version VALUES (?, ?, ?)",
+                    [migration.version, migration.description, utcnow()],
+                )
+            applied.append(migration.version)
+        return applied
+
+    # -- transactions --------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic unit of work: committed whole on success, rolled back on any error."""
+        if self._in_transaction:
+            yield
+            return
+        self._exec("BEGIN TRANSACTION")
+        self._in_transaction = True
+        try:
+            yield
+        except BaseException:
+            self._exec("ROLLBACK")
+            raise
+        else:
+            self._exec("COMMIT")
+        finally:
+            self._in_transaction = False
+
+    # -- ingest bookkeeping --------------------------------------------------------------
+    def has_file(self, file_id: str) -> bool:
+        return bool(
+            self._exec("SELECT count(*) FROM source_file WHERE file_id = ?", [file_id])[0][0]
+        )
+
+    def record_file(self, source: SourceFile) -> None:
+        self._exec(
+            "INSERT INTO source_file VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                source.file_id,
+                source.kind,
+                source.path,
+                source.sha256,
+                source.bytes,
+                source.records,
+                source.duplicates,
+                source.quarantined,
+                source.ingested_at,
+            ],
+        )
+
+    def quarantine(self, file_id: str, kind: str, path: str, rows: list[Rejected]) -> None:
+        if not rows:
+            return
+        now = utcnow()
+        table = pa.table(
+            {
+                "file_id": pa.array([file_id] * len(rows), pa.string()),
+                "kind": pa.array([kind] * len(rows), pa.string()),
+                "path": pa.array([path] * len(rows), pa.string()),
+                "line": pa.array([r.line for r in rows], pa.int64()),
+                "byte_offset": pa.array([r.byte_offset for r in rows], pa.int64()),
+                "error": pa.array([r.error for r in rows], pa.string()),
+                "raw": pa.array([r.raw for r in rows], pa.string()),
+                "quarantined_at": pa.array([now] * len(rows), pa.timestamp("us")),
+            }
+        )
+        self._insert_arrow("quarantine", table)
+
+    # -- writing rows --------------------------------------------------------------------
+    def write(self, table: str, rows: pa.Table, file_id: str) -> tuple[int, int]:
+        """Write ``rows`` (columns named as the table's, without ``file_id``) from one file.
+
+        Returns (rows written, rows skipped as already present).
+        """
+        if rows.num_rows == 0:
+            return 0, 0
+        if table in KEYED_TABLES:
+            return self._upsert(table, rows, KEYED_TABLES[table], file_id), 0
+        if table in CHILD_TABLES:
+            return self._insert_arrow(table, rows, file_id), 0
+        if table in APPEND_TABLES:
+            return self._append_new(table, rows, APPEND_TABLES[table], file_id)
+        raise StoreError(f"unknown table {table!r}")
+
+    def _insert_arrow(self, table: str, rows: pa.Table, file_id: str | None = None) -> int:
+        cols = ", ".join(f'"{c}"' for c in rows.column_names)
+        target, source = (
+            (cols, cols)
+            if file_id is None
+            else (f"{cols}, file_id", f"{cols}, {_literal(file_id)}")
+        )
+        self.con.register("_incoming", rows)
+        try:
+            self._exec(f"INSERT INTO {table} ({target}) SELECT {source} FROM _incoming")
+        finally:
+            self.con.unregister("_incoming")
+        return int(rows.num_rows)
+
+    def _upsert(self, table: str, rows: pa.Table, key: tuple[str, ...], file_id: str) -> int:
+        keys = ", ".join(key)
+        cols = ", ".join(f'"{c}"' for c in rows.column_names) + ", file_id"
+        self.con.register("_incoming", rows)
+        try:
+            # Last occurrence in the batch wins, as a later line of an export would.
+            self._exec(
+                f"CREATE OR REPLACE TEMP TABLE _latest AS SELECT {cols} FROM "
+                f"(SELECT *, {_literal(file_id)} AS file_id, row_number() OVER () AS _pos "
+                f"FROM _incoming) "
+                f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY _pos DESC) = 1"
+            )
+            for child, (parent, parent_key) in CHILD_TABLES.items():
+                if parent == table:
+                    self._exec(
+                        f"DELETE FROM {child} WHERE {parent_key} IN "
+                        f"(SELECT {parent_key} FROM _latest)"
+                    )
+            self._exec(
+                f"DELETE FROM {table} WHERE ({keys}) IN (SELECT ({keys}) FROM _latest)"
+                if len(key) > 1
+                else f"DELETE FROM {table} WHERE {keys} IN (SELECT {keys} FROM _latest)"
+            )
+            self._exec(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _latest")
+            written = self._exec("SELECT count(*) FROM _latest")[0][0]
+            self._exec("DROP TABLE _latest")
+        finally:
+            self.con.unregister("_incoming")
+        return int(written)
+
+    def _append_new(
+        self, table: str, rows: pa.Table, key: tuple[str, ...], file_id: str
+    ) -> tuple[int, int]:
+        cols = ", ".join(f'"{c}"' for c in rows.column_names)
+        on = " AND ".join(f"e.{k} = n.{k}" for k in key)
+        self.con.register("_incoming", rows)
+        try:
+            # The time bounds let DuckDB skip row groups of other days (zone maps), so the
+            # duplicate check costs little when exports do not overlap.
+            inserted = self._exec(
+                f"""
+                INSERT INTO {table} ({cols}, file_id)
+                SELECT {cols}, {_literal(file_id)} FROM (
+                    SELECT * FROM _incoming
+                    QUALIFY row_number() OVER (PARTITION BY {", ".join(key)}) = 1
+                ) n
+                WHERE NOT EXISTS (
+                    SELECT 1 FROM {table} e
+                    WHERE {on}
+                      AND e.time BETWEEN (SELECT min(time) FROM _incoming)
+                                     AND (SELECT max(time) FROM _incoming)
+                )
+                """
+            )
+            written = int(inserted[0][0])
+        finally:
+            self.con.unregister("_incoming")
+        return written, int(rows.num_rows) - written
+
+    def _count(self, table: str) -> int:
+        return int(self._exec(f"SELECT count(*) FROM {table}")[0][0])
+
+    def add_alerts(self, alerts: pa.Table) -> int:
+        """Insert alerts whose ``alert_id`` is new; return how many were added."""
+        if alerts.num_rows == 0:
+            return 0
+        cols = ", ".join(alerts.column_names)
+        self.con.register("_alerts", alerts)
+        try:
+            added = self._exec(
+                f"INSERT INTO alert ({cols}, status, created_at) "
+                f"SELECT DISTINCT ON (alert_id) {cols}, 'open', ? FROM _alerts "
+                f"WHERE alert_id NOT IN (SELECT alert_id FROM alert)",
+                [utcnow()],
+            )
+        finally:
+            self.con.unregister("_alerts")
+        return int(added[0][0])
+
+    # -- reading -------------------------------------------------------------------------
+    def table_counts(self) -> dict[str, int]:
+        return {t: self._count(t) for t in DATA_TABLES}
+
+    def sources(self) -> list[SourceFile]:
+        rows = self._exec(
+            "SELECT file_id, kind, path, sha256, bytes, records, duplicates, quarantined, "
+            "ingested_at FROM source_file ORDER BY ingested_at, path"
+        )
+        return [SourceFile(*r) for r in rows]
+
+    def query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        return self._exec(sql, params)
+
+    def arrow(self, sql: str, params: list[Any] | None = None) -> pa.Table:
+        return self.con.sql(sql, params=params or None).to_arrow_table()

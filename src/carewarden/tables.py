@@ -1,0 +1,126 @@
+"""Arrow schemas of the normalized tables that connectors produce.
+
+They mirror the DuckDB tables in :mod:`carewarden.store.schema` minus the bookkeeping
+column ``file_id`` (the ingest service adds it); a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+_S = pa.string()
+_TS = pa.timestamp("us")
+
+SCHEMAS: dict[str, pa.Schema] = {
+    "department": pa.schema(
+        [
+            ("department_id", _S),
+            ("name", _S),
+            ("type_code", _S),
+            ("part_of", _S),
+            ("active", pa.bool_()),
+        ]
+    ),
+    "workforce": pa.schema(
+        [
+            ("user_id", _S),
+            ("identifier", _S),
+            ("family_name", _S),
+            ("given_name", _S),
+            ("birth_date", pa.date32()),
+            ("gender", _S),
+            ("address_line", _S),
+            ("city", _S),
+            ("state", _S),
+            ("postal_code", _S),
+            ("phone", _S),
+            ("active", pa.bool_()),
+        ]
+    ),
+    "workforce_role": pa.schema(
+        [
+            ("role_id", _S),
+            ("user_id", _S),
+            ("role_system", _S),
+            ("role_code", _S),
+            ("role_display", _S),
+            ("specialty", _S),
+            ("department_id", _S),
+            ("period_start", _TS),
+            ("period_end", _TS),
+            ("active", pa.bool_()),
+        ]
+    ),
+    "patient": pa.schema(
+        [
+            ("patient_id", _S),
+            ("mrn", _S),
+            ("family_name", _S),
+            ("given_name", _S),
+            ("birth_date", pa.date32()),
+            ("gender", _S),
+            ("address_line", _S),
+            ("city", _S),
+            ("state", _S),
+            ("postal_code", _S),
+            ("phone", _S),
+            ("deceased", pa.bool_()),
+            ("deceased_at", _TS),
+            ("confidentiality", pa.list_(_S)),
+            ("contacts", _S),
+        ]
+    ),
+    "encounter": pa.schema(
+        [
+            ("encounter_id", _S),
+            ("patient_id", _S),
+            ("status", _S),
+            ("class_code", _S),
+            ("period_start", _TS),
+            ("period_end", _TS),
+            ("department_id", _S),
+        ]
+    ),
+    "encounter_participant": pa.schema(
+        [
+            ("encounter_id", _S),
+            ("user_id", _S),
+            ("type_code", _S),
+            ("period_start", _TS),
+            ("period_end", _TS),
+        ]
+    ),
+    "care_team": pa.schema(
+        [
+            ("care_team_id", _S),
+            ("patient_id", _S),
+            ("encounter_id", _S),
+            ("status", _S),
+            ("period_start", _TS),
+            ("period_end", _TS),
+            ("department_id", _S),
+        ]
+    ),
+    "care_team_member": pa.schema(
+        [
+            ("care_team_id", _S),
+            ("user_id", _S),
+            ("role", _S),
+            ("period_start", _TS),
+            ("period_end", _TS),
+        ]
+    ),
+    "ehr_access": pa.schema(
+        [
+            ("event_id", _S),
+            ("time", _TS),
+            ("user_id", _S),
+            ("patient_id", _S),
+            ("action", _S),
+            ("outcome", _S),
+            ("workstation", _S),
+            ("purpose", _S),
+            ("reason", _S),
+        ]
+    ),
+}

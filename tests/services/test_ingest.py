@@ -1,0 +1,160 @@
+"""Ingest is idempotent per file and atomic per file, and one bad file never stops a run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import ClassVar
+
+import pyarrow as pa
+import pytest
+
+from carewarden.connectors.fhir import FhirConnector
+from carewarden.model import Batch, Rejected
+from carewarden.services.ingest import ingest
+from carewarden.store import Store
+from carewarden.tables import SCHEMAS
+
+TEMPLATE = (
+    '{{"resourceType":"AuditEvent","id":"ae{i}","recorded":"2026-03-{day:02d}T{h:02d}:{m:02d}:00Z",'
+    '"action":"R","agent":[{{"who":{{"reference":"Practitioner/u{u}"}},"requestor":true}}],'
+    '"entity":[{{"what":{{"reference":"Patient/p{p}"}}}}]}}\n'
+)
+
+
+def write_events(path: Path, count: int, start: int = 0) -> None:
+    with path.open("w") as out:
+        for i in range(start, start + count):
+            out.write(TEMPLATE.format(i=i, day=2 + i % 7, h=i % 24, m=i % 60, u=i % 97, p=i % 5003))
+
+
+def test_same_file_twice_adds_nothing(store: Store, data: Path) -> None:
+    """The second ingest of identical content is skipped, whatever the path."""
+    first = ingest(store, FhirConnector(), [data / "fhir" / "export"])
+    counts = store.table_counts()
+    second = ingest(store, FhirConnector(), [data / "fhir" / "export"])
+    assert {f.status for f in second.files} == {"already ingested"}
+    assert store.table_counts() == counts
+    assert first.total("records") > 0 and second.total("records") == 0
+
+
+def test_overlapping_exports_add_each_access_once(store: Store, tmp_path: Path) -> None:
+    """Two files that share events (overlapping export windows) store each event once."""
+    write_events(tmp_path / "a.ndjson", 1000, start=0)
+    write_events(tmp_path / "b.ndjson", 1000, start=500)
+    ingest(store, FhirConnector(), [tmp_path / "a.ndjson"])
+    summary = ingest(store, FhirConnector(), [tmp_path / "b.ndjson"])
+    assert store.query("SELECT count(*), count(DISTINCT event_id) FROM ehr_access") == [
+        (1500, 1500)
+    ]
+    assert summary.total("duplicates") == 500
+
+
+class _Exploding:
+    """A connector that yields good rows, then fails mid-file."""
+
+    name: ClassVar[str] = "exploding"
+
+    def discover(self, path: Path) -> list[Path]:
+        return sorted(path.glob("*.txt"))
+
+    def read(self, path: Path) -> Iterator[Batch | Rejected]:
+        schema = SCHEMAS["ehr_access"]
+        row = {
+            "event_id": [path.stem],
+            "time": [pa.scalar(0, pa.timestamp("us")).as_py()],
+            "user_id": ["u"],
+            "patient_id": ["p"],
+            "action": ["read"],
+            "outcome": [None],
+            "workstation": [None],
+            "purpose": [None],
+            "reason": [None],
+        }
+        yield Batch("ehr_access", pa.table(row, schema=schema))
+        yield Rejected(2, 10, "bad record")
+        if path.stem == "broken":
+            raise RuntimeError("parser bug")
+
+
+def test_a_failing_file_is_rolled_back_and_the_others_land(store: Store, tmp_path: Path) -> None:
+    """A connector error mid-file rolls that file back whole (rows and quarantine) and the run
+    goes on with the next file."""
+    for name in ("a", "broken", "c"):
+        (tmp_path / f"{name}.txt").write_text(name)
+    summary = ingest(store, _Exploding(), [tmp_path])
+    assert [f.status for f in summary.files] == ["ingested", "failed", "ingested"]
+    assert "parser bug" in str(summary.files[1].error)
+    assert sorted(r[0] for r in store.query("SELECT event_id FROM ehr_access")) == ["a", "c"]
+    assert store.query("SELECT count(*) FROM quarantine") == [(2,)]
+    assert store.query("SELECT count(*) FROM source_file") == [(2,)]
+
+
+INGEST_SCRIPT = """
+import sys
+from pathlib import Path
+from carewarden.connectors.fhir import FhirConnector
+from carewarden.services.ingest import ingest
+from carewarden.store import Store
+with Store.open(Path(sys.argv[1])) as store:
+    print("open", flush=True)
+    ingest(store, FhirConnector(), [Path(sys.argv[2])])
+"""
+
+
+def _counts(folder: Path) -> tuple[int, int, int]:
+    with Store.open(folder) as opened:
+        row = opened.query(
+            "SELECT (SELECT count(*) FROM ehr_access), (SELECT count(*) FROM source_file), "
+            "(SELECT count(DISTINCT file_id) FROM ehr_access)"
+        )[0]
+    return int(row[0]), int(row[1]), int(row[2])
+
+
+@pytest.mark.slow
+def test_kill_9_mid_ingest_leaves_no_partial_batch(tmp_path: Path) -> None:
+    """kill -9 at several moments of a multi-file ingest: every file is in the store whole or
+    not at all, and a rerun ends with exactly the counts of a clean run."""
+    source = tmp_path / "export"
+    source.mkdir()
+    for n in range(3):
+        write_events(source / f"AuditEvent.{n}.ndjson", 120_000, start=n * 120_000)
+    clean = tmp_path / "clean"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    subprocess.run(
+        [sys.executable, "-c", INGEST_SCRIPT, str(clean), str(source)],
+        check=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    expected = _counts(clean)
+    assert expected == (360_000, 3, 3)
+    interrupted = []
+    for delay in (0.4, 1.0, 1.8):
+        target = tmp_path / f"killed-{delay}"
+        proc = subprocess.Popen(
+            [sys.executable, "-c", INGEST_SCRIPT, str(target), str(source)],
+            stdout=subprocess.PIPE,
+            env=env,
+        )
+        assert proc.stdout is not None and proc.stdout.readline().strip() == b"open"
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        rows, files, files_with_rows = _counts(target)
+        assert rows == 120_000 * files, f"partial file after kill at {delay}s"
+        assert files_with_rows == files
+        interrupted.append(files)
+        subprocess.run(
+            [sys.executable, "-c", INGEST_SCRIPT, str(target), str(source)],
+            check=True,
+            env=env,
+            stdout=subprocess.DEVNULL,
+        )
+        assert _counts(target) == expected
+    assert min(interrupted) < 3, "no kill landed before the ingest finished"

@@ -1,0 +1,84 @@
+"""The store's schema, migrations and table contracts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from carewarden.errors import StoreBusyError, StoreError
+from carewarden.store import Store
+from carewarden.store.schema import LATEST_VERSION, MIGRATIONS
+from carewarden.store.store import DB_FILE
+from carewarden.tables import SCHEMAS
+
+
+def test_new_store_is_at_latest_version(store: Store) -> None:
+    """A new store has every migration applied and recorded."""
+    assert store.schema_version() == LATEST_VERSION
+    recorded = [r[0] for r in store.query("SELECT version FROM schema_version ORDER BY 1")]
+    assert recorded == [m.version for m in MIGRATIONS]
+
+
+def test_old_store_is_upgraded_on_open(tmp_path: Path) -> None:
+    """Opening a store made by an older release applies the missing migrations, once."""
+    folder = tmp_path / "old"
+    folder.mkdir()
+    con = duckdb.connect(str(folder / DB_FILE))
+    con.execute("CREATE TABLE legacy_marker (x INTEGER)")  # a version-0 store: no schema_version
+    con.close()
+    with Store.open(folder) as opened:
+        assert opened.schema_version() == LATEST_VERSION
+        assert opened.query("SELECT count(*) FROM legacy_marker") == [(0,)]
+    with Store.open(folder) as reopened:
+        assert reopened.migrate() == []
+
+
+def test_arrow_schemas_match_store_tables(store: Store) -> None:
+    """Every connector-facing Arrow schema has exactly the store table's columns (+ file_id)."""
+    for table, schema in SCHEMAS.items():
+        columns = [
+            r[0]
+            for r in store.query(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+                "ORDER BY ordinal_position",
+                [table],
+            )
+        ]
+        assert columns == [*schema.names, "file_id"], table
+
+
+def test_read_only_open_of_missing_store_fails_clearly(tmp_path: Path) -> None:
+    """Reading a store that does not exist says so instead of creating one."""
+    with pytest.raises(StoreError, match="no store"):
+        Store.open(tmp_path / "nothing", read_only=True)
+
+
+def test_second_writer_gets_a_clear_message(tmp_path: Path) -> None:
+    """A store held by another process gives StoreBusyError, not a raw lock error."""
+    import subprocess
+    import sys
+    import time
+
+    folder = tmp_path / "busy"
+    Store.open(folder).close()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from carewarden.store import Store; "
+            f"s = Store.open(Path({str(folder)!r})); print('held', flush=True); time.sleep(30)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "held"
+        time.sleep(0.2)
+        with pytest.raises(StoreBusyError, match="held for writing"):
+            Store.open(folder)
+    finally:
+        holder.kill()
+        holder.wait()

@@ -147,3 +147,22 @@ def test_invalid_mappings_are_refused_with_the_file_name(
     with pytest.raises(ConfigError, match=message) as error:
         AccessCsvMapping.load(path)
     assert str(path) in str(error.value)
+
+
+def test_a_row_the_strict_parser_cannot_frame_is_read_leniently(
+    store: Store, tmp_path: Path
+) -> None:
+    """A stray carriage return inside a row makes DuckDB's strict CSV parser give up on the
+    whole file: the file is read again leniently, the good rows land, the bad one is
+    quarantined, and nothing is stored twice."""
+    header = b"event_id,access_time,user_id,patient_id,action,workstation,purpose,reason\n"
+    good = b"g%d,2026-03-02 08:00:00,u1,p1,read,ws,TREAT,\n"
+    path = tmp_path / "stray-cr.csv"
+    path.write_bytes(header + good % 1 + b"ab\rcd\n" + good % 2)
+    mapping = AccessCsvMapping.load(Path("synthetic")).with_timezone("UTC")
+    summary = ingest(store, AccessCsvConnector(mapping), [path])
+    assert sorted(_accesses(store)) == ["g1", "g2"]
+    assert summary.files[0].status == "ingested"
+    assert summary.total("duplicates") == 0
+    lines = [r[0] for r in store.query("SELECT line FROM quarantine ORDER BY line")]
+    assert lines and len(lines) == len(set(lines)) and min(lines) == 3

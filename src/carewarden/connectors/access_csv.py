@@ -29,13 +29,15 @@ import pyarrow.compute as pc
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from carewarden.connectors.base import MAX_RECORD_BYTES, open_binary, walk
+from carewarden.connectors.base import MAX_RECORD_BYTES, RetryFile, open_binary, walk
 from carewarden.errors import ConfigError, SourceError
 from carewarden.model import Batch, Rejected, preview
 from carewarden.tables import SCHEMAS
 
 MAPPINGS_DIR = Path(__file__).parent / "mappings"
 BATCH_ROWS = 500_000
+# A parse error reaches us from DuckDB directly, or wrapped by Arrow's stream reader.
+_READ_ERRORS = (duckdb.Error, OSError, pa.ArrowException)
 ACTIONS = ("read", "search", "update", "create", "delete", "export", "print", "execute")
 
 
@@ -146,6 +148,9 @@ class AccessCsvConnector:
     def __init__(self, mapping: AccessCsvMapping) -> None:
         self.mapping = mapping
         self.timezone = mapping.time.timezone
+        # Files the strict CSV parser could not frame (e.g. a stray carriage return inside a
+        # row); they are read again leniently, where such rows become rejects.
+        self._lenient: set[Path] = set()
         self.ignored: Counter[str] = Counter()
 
     def discover(self, path: Path) -> list[Path]:
@@ -169,7 +174,7 @@ class AccessCsvConnector:
             raise SourceError("empty file (no header line)", path=str(path), line=1)
         return [h.strip() for h in header]
 
-    def _query(self, path: Path, header: list[str]) -> str:
+    def _query(self, path: Path, header: list[str], strict: bool) -> str:
         m = self.mapping
         fields = m.fields
         wanted = {"time": m.time.column, "user": fields.user, "patient": fields.patient}
@@ -227,23 +232,29 @@ class AccessCsvConnector:
                               quote={_lit(m.quote)}, escape={_lit(m.escape)},
                               encoding={_lit(m.encoding)}, store_rejects=true,
                               rejects_table='_rejects', rejects_scan='_reject_scans',
-                              max_line_size={MAX_RECORD_BYTES}, strict_mode=true)
+                              max_line_size={MAX_RECORD_BYTES}, strict_mode={str(strict).lower()})
             )
         """
 
     def read(self, path: Path) -> Iterator[Batch | Rejected]:
         header = self._header(path)
-        query = self._query(path, header)
+        strict = path not in self._lenient
+        query = self._query(path, header, strict)
         con = duckdb.connect()
         try:
             con.execute("SET TimeZone = 'UTC'")
             try:
                 reader = con.sql(query).to_arrow_reader(BATCH_ROWS)
-            except duckdb.Error as exc:
+                batches = iter(reader)
+                first = next(batches, None)
+            except _READ_ERRORS as exc:
+                if strict:
+                    self._lenient.add(path)
+                    raise RetryFile(str(exc)) from None
                 raise SourceError(f"cannot read CSV: {exc}", path=str(path)) from None
             bad_records: list[tuple[int, str, str | None]] = []
             schema = SCHEMAS["ehr_access"]
-            for record_batch in reader:
+            for record_batch in _chain(first, batches, path, self._lenient, strict):
                 table = pa.Table.from_batches([record_batch])
                 valid = pc.and_(
                     pc.and_(pc.is_valid(table["time"]), pc.is_valid(table["user_id"])),
@@ -254,9 +265,11 @@ class AccessCsvConnector:
                 good = table.filter(valid).select(schema.names).cast(schema)
                 if good.num_rows:
                     yield Batch("ehr_access", good)
+            # The lenient parser can log one reject per missing column: keep one per line.
             rejects = con.execute(
-                "SELECT line, byte_position, error_type || ': ' || error_message, "
-                "left(csv_line, 512) FROM _rejects ORDER BY line"
+                "SELECT line, min(byte_position), "
+                "min(error_type || ': ' || error_message), min(left(csv_line, 512)) "
+                "FROM _rejects GROUP BY line ORDER BY line"
             ).fetchall()
         finally:
             con.close()
@@ -265,6 +278,26 @@ class AccessCsvConnector:
             yield Rejected(int(line), int(offset), f"malformed CSV row: {message}", raw)
         for record, error, raw in bad_records:
             yield Rejected(_line_of(record, reject_lines), None, error, preview(raw))
+
+
+def _chain(
+    first: pa.RecordBatch | None,
+    rest: Iterator[pa.RecordBatch],
+    path: Path,
+    lenient: set[Path],
+    strict: bool,
+) -> Iterator[pa.RecordBatch]:
+    """The reader's batches; a strict-parse failure part-way asks for a lenient re-read."""
+    if first is None:
+        return
+    yield first
+    try:
+        yield from rest
+    except _READ_ERRORS as exc:
+        if not strict:
+            raise SourceError(f"cannot read CSV: {exc}", path=str(path)) from None
+        lenient.add(path)
+        raise RetryFile(str(exc)) from None
 
 
 def _dedupe(header: list[str]) -> list[str]:

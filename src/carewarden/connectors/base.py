@@ -31,6 +31,12 @@ class Connector(Protocol):
         ...
 
 
+class RetryFile(Exception):
+    """Raised by a connector that has changed its strategy for a file (e.g. a lenient parse
+    after a strict one failed part-way): the ingest rolls back what the file wrote so far and
+    reads it again, once."""
+
+
 def open_binary(path: Path) -> BinaryIO:
     """Open a source file for reading bytes, decompressing ``.gz`` transparently."""
     if path.suffix == ".gz":

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from carewarden.connectors.base import Connector
+from carewarden.connectors.base import Connector, RetryFile
 from carewarden.errors import CarewardenError
 from carewarden.model import Batch, Rejected
 from carewarden.services.prefetch import prefetch
@@ -111,6 +111,24 @@ def _ingest_file(
     file_id = f"{connector.name}:{sha}"
     if store.has_file(file_id):
         return FileOutcome(path, "already ingested")
+    try:
+        return _write_file(store, connector, path, file_id, sha, size, index, total, progress)
+    except RetryFile:
+        # The connector asked for a second pass (rolled back already): read the file again.
+        return _write_file(store, connector, path, file_id, sha, size, index, total, progress)
+
+
+def _write_file(
+    store: Store,
+    connector: Connector,
+    path: Path,
+    file_id: str,
+    sha: str,
+    size: int,
+    index: int,
+    total: int,
+    progress: Progress | None,
+) -> FileOutcome:
     outcome = FileOutcome(path, "ingested")
     pending: list[Rejected] = []
 
@@ -149,6 +167,8 @@ def _ingest_file(
                     ingested_at=utcnow(),
                 )
             )
+    except RetryFile:
+        raise
     except CarewardenError as exc:
         return FileOutcome(path, "failed", error=str(exc))
     except Exception as exc:

@@ -308,3 +308,44 @@ def test_folder_discovery_is_recursive_and_sorted(tmp_path: Path, data: Path) ->
     assert [p.name for p in found] == sorted(p.name for p in found)
     assert all(p.suffix == ".ndjson" for p in found)
     assert len(found) == 8
+
+
+def test_a_date_only_period_end_covers_that_whole_day(store: Store, tmp_path: Path) -> None:
+    """Period.end "2026-03-05" is inclusive: the employment runs until the next midnight."""
+    path = tmp_path / "PractitionerRole.ndjson"
+    roles = [
+        {"resourceType": "PractitionerRole", "id": "r1",
+         "practitioner": {"reference": "Practitioner/u1"}, "period": {"end": "2026-03-05"}},
+        {"resourceType": "PractitionerRole", "id": "r2",
+         "practitioner": {"reference": "Practitioner/u2"}, "period": {"end": "2026-12"}},
+        {"resourceType": "PractitionerRole", "id": "r3",
+         "practitioner": {"reference": "Practitioner/u3"}, "period": {"end": "2026"}},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in roles))
+    ingest(store, FhirConnector(), [path])
+    ends = dict(store.query("SELECT role_id, period_end FROM workforce_role"))
+    assert ends == {
+        "r1": dt.datetime(2026, 3, 6),
+        "r2": dt.datetime(2027, 1, 1),
+        "r3": dt.datetime(2027, 1, 1),
+    }
+
+
+def test_dates_and_offsetless_times_use_the_source_time_zone(tmp_path: Path) -> None:
+    """With timezone=America/Chicago, an employment end date runs to local midnight and a
+    time without offset is local, in both the fast and the exact path."""
+    path = tmp_path / "mixed.ndjson"
+    path.write_text(
+        json.dumps({"resourceType": "PractitionerRole", "id": "r1",
+                    "practitioner": {"reference": "Practitioner/u1"},
+                    "period": {"start": "2026-03-01", "end": "2026-03-05"}}) + "\n"
+        + _event(id="naive", recorded="2026-03-05T20:45:00").decode() + "\n"
+    )
+    for fast_path in (True, False):
+        connector = FhirConnector(timezone="America/Chicago", fast_path=fast_path)
+        batches, rejects = _lines(connector, path)
+        rows = {b.table: b.rows.to_pylist()[0] for b in batches}
+        assert rejects == []
+        assert rows["workforce_role"]["period_start"] == dt.datetime(2026, 3, 1, 6, 0)
+        assert rows["workforce_role"]["period_end"] == dt.datetime(2026, 3, 6, 6, 0)
+        assert rows["ehr_access"]["time"] == dt.datetime(2026, 3, 6, 2, 45)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfoNotFoundError
 
 import typer
 from rich.table import Table
@@ -101,6 +102,14 @@ def ingest_fhir(
             "(about 40x slower)."
         ),
     ] = "fast",
+    tz: Annotated[
+        str,
+        typer.Option(
+            "--tz",
+            help="Time zone of dates and offset-less times in the export (IANA name), e.g. "
+            "an employment end date.",
+        ),
+    ] = "UTC",
     quiet: QuietOption = False,
 ) -> None:
     """FHIR R4 bulk NDJSON folders/files or Bundle JSON files.
@@ -110,7 +119,11 @@ def ingest_fhir(
     if validate not in ("fast", "full"):
         raise typer.BadParameter("use fast or full", param_hint="--validate")
     mode: Literal["fast", "full"] = "full" if validate == "full" else "fast"
-    finish(run_ingest(FhirConnector(validate=mode), paths, store, quiet), quiet)
+    try:
+        connector = FhirConnector(validate=mode, timezone=tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise typer.BadParameter(f"unknown time zone {tz!r}", param_hint="--tz") from None
+    finish(run_ingest(connector, paths, store, quiet), quiet)
 
 
 @app.command("access-csv")

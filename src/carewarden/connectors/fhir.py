@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar, Literal
+from zoneinfo import ZoneInfo
 
 import orjson
 import pyarrow as pa
@@ -99,27 +100,40 @@ def _bool(value: Any, field: str) -> bool | None:
     return value
 
 
-def _instant(value: Any, field: str) -> dt.datetime | None:
-    """A FHIR date, dateTime or instant as a naive UTC datetime (partial dates: first day)."""
+def _parse_time(value: Any, field: str) -> tuple[dt.datetime, str] | None:
+    """A FHIR date, dateTime or instant and its precision: year, month, day or time.
+    The datetime is aware when the text carries an offset, naive otherwise."""
     text = _str(value, field)
     if text is None:
         return None
     try:
         if len(text) == 4:
-            return dt.datetime(int(text), 1, 1)
+            return dt.datetime(int(text), 1, 1), "year"
         if len(text) == 7:
-            return dt.datetime(int(text[:4]), int(text[5:7]), 1)
+            return dt.datetime(int(text[:4]), int(text[5:7]), 1), "month"
         parsed = dt.datetime.fromisoformat(text)
     except ValueError:
         raise RecordError(f"{field}: invalid date/time {text[:40]!r}") from None
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
-    return parsed
+    return parsed, "day" if len(text) == 10 else "time"
+
+
+def _to_utc(moment: dt.datetime, zone: ZoneInfo) -> dt.datetime:
+    """Naive UTC; a naive ``moment`` (a date, or a time without offset) is in ``zone``."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone)
+    return moment.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def _instant(value: Any, field: str, zone: ZoneInfo) -> dt.datetime | None:
+    """A point in time as naive UTC (a date: its first moment in the source's zone)."""
+    parsed = _parse_time(value, field)
+    return _to_utc(parsed[0], zone) if parsed else None
 
 
 def _date(value: Any, field: str) -> dt.date | None:
-    parsed = _instant(value, field)
-    return parsed.date() if parsed else None
+    """A calendar date such as a birth date (no time zone conversion)."""
+    parsed = _parse_time(value, field)
+    return parsed[0].date() if parsed else None
 
 
 def ref_id(reference: Any, rtype: str) -> str | None:
@@ -134,11 +148,25 @@ def ref_id(reference: Any, rtype: str) -> str | None:
     return rid or None
 
 
-def _period(value: Any, field: str) -> tuple[dt.datetime | None, dt.datetime | None]:
+def _period(
+    value: Any, field: str, zone: ZoneInfo
+) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """A Period as naive UTC (start, end). An end given as a date covers that whole day (FHIR:
+    "the end of the period is inclusive"), so it becomes the next local midnight; likewise a
+    month or a year."""
     period = _obj(value, field)
-    return _instant(period.get("start"), f"{field}.start"), _instant(
-        period.get("end"), f"{field}.end"
-    )
+    start = _instant(period.get("start"), f"{field}.start", zone)
+    parsed = _parse_time(period.get("end"), f"{field}.end")
+    if parsed is None:
+        return start, None
+    end, precision = parsed
+    if precision == "day":
+        end += dt.timedelta(days=1)
+    elif precision == "month":
+        end = (end.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    elif precision == "year":
+        end = end.replace(year=end.year + 1)
+    return start, _to_utc(end, zone)
 
 
 def _first_coding(concept: Any, field: str) -> tuple[str | None, str | None, str | None]:
@@ -190,7 +218,7 @@ def _phone(telecoms: Any, field: str) -> str | None:
 
 
 # -- one extractor per resource type ----------------------------------------------------------
-def _organization(res: dict[str, Any]) -> Rows:
+def _organization(res: dict[str, Any], zone: ZoneInfo) -> Rows:
     rid = _required_str(res, "id", "Organization")
     types = _list(res.get("type"), "Organization.type")
     type_code = _first_coding(types[0], "Organization.type")[1] if types else None
@@ -219,7 +247,7 @@ def _identifier_value(res: dict[str, Any], rtype: str, type_code: str | None = N
     return _str(identifiers[0].get("value"), f"{rtype}.identifier.value") if identifiers else None
 
 
-def _practitioner(res: dict[str, Any]) -> Rows:
+def _practitioner(res: dict[str, Any], zone: ZoneInfo) -> Rows:
     rid = _required_str(res, "id", "Practitioner")
     family, given = _name(res, "Practitioner")
     line, city, state, postal = _address(res, "Practitioner")
@@ -244,7 +272,7 @@ def _practitioner(res: dict[str, Any]) -> Rows:
     ]
 
 
-def _practitioner_role(res: dict[str, Any]) -> Rows:
+def _practitioner_role(res: dict[str, Any], zone: ZoneInfo) -> Rows:
     rid = _required_str(res, "id", "PractitionerRole")
     user = ref_id(res.get("practitioner"), "Practitioner")
     if not user:
@@ -258,7 +286,7 @@ def _practitioner_role(res: dict[str, Any]) -> Rows:
     if specialties:
         _, s_code, s_display = _first_coding(specialties[0], "PractitionerRole.specialty")
         specialty = s_display or s_code
-    start, end = _period(res.get("period"), "PractitionerRole.period")
+    start, end = _period(res.get("period"), "PractitionerRole.period", zone)
     return [
         (
             "workforce_role",
@@ -300,11 +328,11 @@ def _contacts(res: dict[str, Any]) -> str | None:
     return orjson.dumps(contacts).decode() if contacts else None
 
 
-def _patient(res: dict[str, Any]) -> Rows:
+def _patient(res: dict[str, Any], zone: ZoneInfo) -> Rows:
     rid = _required_str(res, "id", "Patient")
     family, given = _name(res, "Patient")
     line, city, state, postal = _address(res, "Patient")
-    deceased_at = _instant(res.get("deceasedDateTime"), "Patient.deceasedDateTime")
+    deceased_at = _instant(res.get("deceasedDateTime"), "Patient.deceasedDateTime", zone)
     deceased = _bool(res.get("deceasedBoolean"), "Patient.deceasedBoolean")
     if deceased_at is not None:
         deceased = True
@@ -340,7 +368,7 @@ def _patient(res: dict[str, Any]) -> Rows:
     ]
 
 
-def _encounter(res: dict[str, Any]) -> Rows:
+def _encounter(res: dict[str, Any], zone: ZoneInfo) -> Rows:
     rid = _required_str(res, "id", "Encounter")
     patient = ref_id(res.get("subject"), "Patient")
     if not patient:
@@ -350,7 +378,7 @@ def _encounter(res: dict[str, Any]) -> Rows:
         class_code = _first_coding(klass[0], "Encounter.class")[1] if klass else None
     else:
         class_code = _str(_obj(klass, "Encounter.class").get("code"), "Encounter.class.code")
-    start, end = _period(res.get("period"), "Encounter.period")
+    start, end = _period(res.get("period"), "Encounter.period", zone)
     rows: Rows = [
         (
             "encounter",
@@ -373,17 +401,17 @@ def _encounter(res: dict[str, Any]) -> Rows:
             continue  # RelatedPerson, PractitionerRole or no individual: not a workforce link
         types = _list(part.get("type"), f"{field}.type")
         type_code = _first_coding(types[0], f"{field}.type")[1] if types else None
-        p_start, p_end = _period(part.get("period"), f"{field}.period")
+        p_start, p_end = _period(part.get("period"), f"{field}.period", zone)
         rows.append(("encounter_participant", (rid, user, type_code, p_start, p_end)))
     return rows
 
 
-def _care_team(res: dict[str, Any]) -> Rows:
+def _care_team(res: dict[str, Any], zone: ZoneInfo) -> Rows:
     rid = _required_str(res, "id", "CareTeam")
     patient = ref_id(res.get("subject"), "Patient")
     if not patient:
         raise RecordError("CareTeam.subject (a Patient reference) is missing")
-    start, end = _period(res.get("period"), "CareTeam.period")
+    start, end = _period(res.get("period"), "CareTeam.period", zone)
     orgs = _list(res.get("managingOrganization"), "CareTeam.managingOrganization")
     rows: Rows = [
         (
@@ -410,7 +438,7 @@ def _care_team(res: dict[str, Any]) -> Rows:
         if roles:
             _, code, text = _first_coding(roles[0], f"{field}.role")
             role = text or code
-        p_start, p_end = _period(part.get("period"), f"{field}.period")
+        p_start, p_end = _period(part.get("period"), f"{field}.period", zone)
         rows.append(("care_team_member", (rid, user, role, p_start, p_end)))
     return rows
 
@@ -425,9 +453,9 @@ def _purpose(concepts: Any, field: str) -> tuple[str | None, str | None]:
     return code, text
 
 
-def _audit_event(res: dict[str, Any]) -> Rows:
+def _audit_event(res: dict[str, Any], zone: ZoneInfo) -> Rows:
     rid = _required_str(res, "id", "AuditEvent")
-    recorded = _instant(res.get("recorded"), "AuditEvent.recorded")
+    recorded = _instant(res.get("recorded"), "AuditEvent.recorded", zone)
     if recorded is None:
         raise RecordError("AuditEvent.recorded is missing")
     agents = _list(res.get("agent"), "AuditEvent.agent")
@@ -476,7 +504,7 @@ def _audit_event(res: dict[str, Any]) -> Rows:
     return [("ehr_access", (rid, recorded, user, pid, *row_tail)) for pid in patients]
 
 
-EXTRACTORS: dict[str, Callable[[dict[str, Any]], Rows]] = {
+EXTRACTORS: dict[str, Callable[[dict[str, Any], ZoneInfo], Rows]] = {
     "Organization": _organization,
     "Practitioner": _practitioner,
     "PractitionerRole": _practitioner_role,
@@ -519,15 +547,23 @@ class FhirConnector:
 
     name: ClassVar[str] = "fhir"
 
-    def __init__(self, validate: Literal["fast", "full"] = "fast", fast_path: bool = True) -> None:
-        """``fast_path=False`` parses every line in Python (for comparison and debugging)."""
+    def __init__(
+        self,
+        validate: Literal["fast", "full"] = "fast",
+        fast_path: bool = True,
+        timezone: str = "UTC",
+    ) -> None:
+        """``timezone``: the zone of dates and of times without an offset (FHIR requires an
+        offset on times, so in practice this applies to dates such as an employment end).
+        ``fast_path=False`` parses every line in Python (for comparison and debugging)."""
+        self.zone = ZoneInfo(timezone)
         self.validate = validate
         self.fast_path = fast_path and validate == "fast"
         self.ignored: Counter[str] = Counter()
         self._full_models: dict[str, Any] = {}
 
     def discover(self, path: Path) -> list[Path]:
-        return walk(path, (".ndjson", ".ndjson.gz", ".json", ".json.gz", ".jsonl"))
+        return walk(path, (".ndjson", ".ndjson.gz", ".json", ".json.gz"))
 
     def read(self, path: Path) -> Iterator[Batch | Rejected]:
         name = path.name.lower().removesuffix(".gz")
@@ -539,7 +575,7 @@ class FhirConnector:
     # -- NDJSON ------------------------------------------------------------------------------
     def _read_ndjson(self, path: Path) -> Iterator[Batch | Rejected]:
         buffers = _Buffers()
-        fast = AuditEventSql() if self.fast_path else None
+        fast = AuditEventSql(self.zone.key) if self.fast_path else None
         try:
             with open_binary(path) as stream:
                 for block in iter_line_blocks(stream, MAX_RECORD_BYTES):
@@ -631,7 +667,7 @@ class FhirConnector:
             if problem:
                 return problem
         try:
-            rows = extractor(resource)
+            rows = extractor(resource, self.zone)
         except RecordError as exc:
             return str(exc)
         except (TypeError, ValueError, AttributeError, IndexError, KeyError) as exc:

@@ -103,9 +103,10 @@ WHERE coalesce(r.id, '') <> '' AND recorded IS NOT NULL AND agent IS NOT NULL
 class AuditEventSql:
     """Parses blocks of NDJSON lines with one in-memory DuckDB connection."""
 
-    def __init__(self) -> None:
+    def __init__(self, timezone: str = "UTC") -> None:
         self.con = duckdb.connect()
-        self.con.execute("SET TimeZone = 'UTC'").fetchall()
+        # Times without an offset are read in the source's zone, as in the Python path.
+        self.con.execute("SET TimeZone = ?", [timezone]).fetchall()
 
     def close(self) -> None:
         self.con.close()

@@ -73,9 +73,16 @@ class RuleHeader(BaseModel):
     explanation: str
 
 
-class _SafeDict(dict[str, Any]):
-    def __missing__(self, key: str) -> str:
+class _Unknown:
+    """Stands in for a template field the rule's query did not return, whatever its format."""
+
+    def __format__(self, spec: str) -> str:
         return "?"
+
+
+class _SafeDict(dict[str, Any]):
+    def __missing__(self, key: str) -> _Unknown:
+        return _Unknown()
 
 
 @dataclass
@@ -122,12 +129,13 @@ class SqlRule:
                 {
                     "user_name": name,
                     "user_role": role,
+                    # Times in templates are shown in the site's zone: {deceased_at:%Y-%m-%d}.
+                    **{k: _local(v, zone) for k, v in row.items() if v is not None},
+                    # Always in the site's zone, whatever the rule's own columns hold.
                     "day": local.strftime("%-d %B %Y"),
                     "first_local": local.strftime("%H:%M %Z"),
-                    **{k: v for k, v in row.items() if v is not None},
                 }
             )
-            fields.setdefault("user_name", name)
             day = row["day"].date() if isinstance(row["day"], dt.datetime) else row["day"]
             alerts.append(
                 Alert(
@@ -146,6 +154,12 @@ class SqlRule:
                 )
             )
         return alerts
+
+
+def _local(value: Any, zone: ZoneInfo) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=dt.UTC).astimezone(zone)
+    return value
 
 
 def _user_descriptions(store: Store, user_ids: Sequence[str]) -> dict[str, tuple[str, str]]:

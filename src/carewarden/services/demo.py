@@ -49,7 +49,7 @@ def run_demo(
 
     with Store.open(store_dir) as store:
         started = stage("ingesting FHIR")
-        ingested = ingest(store, FhirConnector(), [synth.out_dir])
+        ingested = ingest(store, FhirConnector(timezone=config.site_tz), [synth.out_dir])
         seconds["ingest"] = time.perf_counter() - started
 
         started = stage("running detections")

@@ -2,7 +2,7 @@ SELECT a.user_id, a.patient_id, date_trunc('day', a.time) AS day,
        min(a.time) AS first_seen, max(a.time) AS last_seen,
        list(a.event_id ORDER BY a.time) AS event_ids, count(*) AS accesses,
        any_value(p.given_name || ' ' || p.family_name) AS patient_name,
-       any_value(strftime(p.deceased_at, '%Y-%m-%d')) AS death_day,
+       any_value(p.deceased_at) AS deceased_at,
        any_value(date_diff('day', p.deceased_at, a.time)) AS days_dead
 FROM ehr_access a
 JOIN patient p ON p.patient_id = a.patient_id

@@ -7,9 +7,10 @@ SELECT a.user_id, a.patient_id, date_trunc('day', a.time) AS day,
        min(a.time) AS first_seen, max(a.time) AS last_seen,
        list(a.event_id ORDER BY a.time) AS event_ids, count(*) AS accesses,
        any_value(p.given_name || ' ' || p.family_name) AS patient_name,
-       any_value(CASE WHEN a.time > e.ended
-                      THEN 'ended on ' || strftime(e.ended, '%Y-%m-%d')
-                      ELSE 'began only on ' || strftime(e.started, '%Y-%m-%d') END) AS employment
+       any_value(CASE WHEN a.time > e.ended THEN 'ended' ELSE 'began only' END) AS employment,
+       -- the last moment employed (the end is exclusive), or the first
+       any_value(CASE WHEN a.time > e.ended THEN e.ended - INTERVAL 1 MICROSECOND
+                      ELSE e.started END) AS boundary
 FROM ehr_access a
 JOIN employment e ON e.user_id = a.user_id
 LEFT JOIN patient p ON p.patient_id = a.patient_id

@@ -56,7 +56,7 @@ def run_child(kind: str, store_dir: Path, path: Path) -> tuple[float, int, float
     _, status, usage = os.wait4(proc.pid, 0)
     if status != 0:
         raise SystemExit(f"ingest child failed ({status}): {output}")
-    seconds, rows, quarantined = output.split()
+    seconds, rows, quarantined = output.splitlines()[-1].split()
     if int(quarantined):
         raise SystemExit(f"{quarantined} records quarantined: the generator wrote bad data")
     return float(seconds), int(rows), usage.ru_maxrss / 1024

@@ -158,3 +158,17 @@ def test_kill_9_mid_ingest_leaves_no_partial_batch(tmp_path: Path) -> None:
         )
         assert _counts(target) == expected
     assert min(interrupted) < 3, "no kill landed before the ingest finished"
+
+
+def test_an_event_repeated_within_one_file_is_stored_once(store: Store, tmp_path: Path) -> None:
+    """The same AuditEvent twice in one export (far apart) lands once, counted as duplicate."""
+    path = tmp_path / "AuditEvent.ndjson"
+    write_events(path, 3000)
+    with path.open("a") as out:
+        out.write(TEMPLATE.format(i=7, day=2 + 7 % 7, h=7, m=7, u=7 % 97, p=7 % 5003))
+    summary = ingest(store, FhirConnector(), [path])
+    assert store.query("SELECT count(*), count(DISTINCT event_id) FROM ehr_access") == [
+        (3000, 3000)
+    ]
+    assert summary.total("duplicates") == 1
+    assert summary.tables["ehr_access"] == 3000

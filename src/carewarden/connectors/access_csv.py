@@ -174,7 +174,10 @@ class AccessCsvConnector:
             raise SourceError("empty file (no header line)", path=str(path), line=1)
         return [h.strip() for h in header]
 
-    def _query(self, path: Path, header: list[str], strict: bool) -> str:
+    def _query(self, path: Path, header: list[str], strict: bool, only_bad: bool = False) -> str:
+        """The parse-and-map query. Numbering the records (``row_number() OVER ()``) halves
+        the reader's speed, so only the second pass over a file with bad rows
+        (``only_bad``) numbers them, to give their line numbers."""
         m = self.mapping
         fields = m.fields
         wanted = {"time": m.time.column, "user": fields.user, "patient": fields.patient}
@@ -216,12 +219,13 @@ class AccessCsvConnector:
         event_id = (
             col("event_id") if "event_id" in wanted else "md5(concat_ws('|', _t, _u, _p, _a, _w))"
         )
+        rejects = "_rejects_again" if only_bad else "_rejects"
         return f"""
             SELECT _rec, {event_id} AS event_id, _utc AS time, _u AS user_id, _p AS patient_id,
                    _a AS action, _o AS outcome, _w AS workstation, _purpose AS purpose,
                    _reason AS reason, _t AS raw_time
             FROM (
-                SELECT row_number() OVER () AS _rec,
+                SELECT {"row_number() OVER ()" if only_bad else "NULL::BIGINT"} AS _rec,
                        {col("time")} AS _t, {utc} AS _utc, {col("user")} AS _u,
                        {col("patient")} AS _p, {action} AS _a, {col("outcome")} AS _o,
                        {col("workstation")} AS _w, upper({col("purpose")}) AS _purpose,
@@ -231,9 +235,10 @@ class AccessCsvConnector:
                               auto_detect=false, delim={_lit(m.delimiter)},
                               quote={_lit(m.quote)}, escape={_lit(m.escape)},
                               encoding={_lit(m.encoding)}, store_rejects=true,
-                              rejects_table='_rejects', rejects_scan='_reject_scans',
+                              rejects_table='{rejects}', rejects_scan='{rejects}_scans',
                               max_line_size={MAX_RECORD_BYTES}, strict_mode={str(strict).lower()})
             )
+            {"WHERE _utc IS NULL OR _u IS NULL OR _p IS NULL" if only_bad else ""}
         """
 
     def read(self, path: Path) -> Iterator[Batch | Rejected]:
@@ -243,6 +248,7 @@ class AccessCsvConnector:
         con = duckdb.connect()
         try:
             con.execute("SET TimeZone = 'UTC'")
+            con.execute("SET enable_progress_bar = false")
             try:
                 reader = con.sql(query).to_arrow_reader(BATCH_ROWS)
                 batches = iter(reader)
@@ -252,7 +258,7 @@ class AccessCsvConnector:
                     self._lenient.add(path)
                     raise RetryFile(str(exc)) from None
                 raise SourceError(f"cannot read CSV: {exc}", path=str(path)) from None
-            bad_records: list[tuple[int, str, str | None]] = []
+            bad_rows = 0
             schema = SCHEMAS["ehr_access"]
             for record_batch in _chain(first, batches, path, self._lenient, strict):
                 table = pa.Table.from_batches([record_batch])
@@ -261,8 +267,9 @@ class AccessCsvConnector:
                     pc.is_valid(table["patient_id"]),
                 )
                 if not pc.all(valid).as_py():
-                    bad_records.extend(_describe_bad(table.filter(pc.invert(valid))))
-                good = table.filter(valid).select(schema.names).cast(schema)
+                    bad_rows += 1
+                    table = table.filter(valid)
+                good = table.select(schema.names).cast(schema)
                 if good.num_rows:
                     yield Batch("ehr_access", good)
             # The lenient parser can log one reject per missing column: keep one per line.
@@ -271,6 +278,10 @@ class AccessCsvConnector:
                 "min(error_type || ': ' || error_message), min(left(csv_line, 512)) "
                 "FROM _rejects GROUP BY line ORDER BY line"
             ).fetchall()
+            bad_records: list[tuple[int, str, str | None]] = []
+            if bad_rows:
+                numbered = self._query(path, header, strict, only_bad=True)
+                bad_records = list(_describe_bad(con.sql(numbered).to_arrow_table()))
         finally:
             con.close()
         reject_lines = [int(r[0]) for r in rejects]

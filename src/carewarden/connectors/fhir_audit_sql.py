@@ -107,6 +107,7 @@ class AuditEventSql:
         self.con = duckdb.connect()
         # Times without an offset are read in the source's zone, as in the Python path.
         self.con.execute("SET TimeZone = ?", [timezone]).fetchall()
+        self.con.execute("SET enable_progress_bar = false").fetchall()
 
     def close(self) -> None:
         self.con.close()

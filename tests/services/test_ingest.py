@@ -172,3 +172,24 @@ def test_an_event_repeated_within_one_file_is_stored_once(store: Store, tmp_path
     ]
     assert summary.total("duplicates") == 1
     assert summary.tables["ehr_access"] == 3000
+
+
+def test_a_bad_line_late_in_a_clean_looking_file_is_rolled_back_and_retried(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole-file fast path has already written rows when it meets a bad line: the file is
+    rolled back and read again line by line, so every good row lands once and the bad line is
+    quarantined with its number."""
+    from carewarden.connectors import fhir_audit_sql
+
+    monkeypatch.setattr(fhir_audit_sql, "FILE_BATCH_ROWS", 500)
+    path = tmp_path / "AuditEvent.ndjson"
+    write_events(path, 3000)
+    with path.open("a") as out:
+        out.write('{"resourceType": "AuditEvent", "id": "broken"\n')
+    summary = ingest(store, FhirConnector(), [path])
+    assert store.query("SELECT count(*), count(DISTINCT event_id) FROM ehr_access") == [
+        (3000, 3000)
+    ]
+    assert summary.total("duplicates") == 0
+    assert store.query("SELECT line FROM quarantine") == [(3001,)]

@@ -25,9 +25,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import ValidationError
 
-from carewarden.connectors.base import MAX_RECORD_BYTES, open_binary, walk
+from carewarden.connectors.base import MAX_RECORD_BYTES, RetryFile, open_binary, walk
 from carewarden.connectors.blocks import iter_line_blocks
-from carewarden.connectors.fhir_audit_sql import AuditEventSql
+from carewarden.connectors.fhir_audit_sql import AuditEventSql, UnclearFile
 from carewarden.errors import SourceError
 from carewarden.model import Batch, Rejected, preview
 from carewarden.tables import SCHEMAS
@@ -542,6 +542,18 @@ class _Buffers:
         self.size = 0
 
 
+def _holds_audit_events(path: Path) -> bool:
+    """Whether the file's first record is an AuditEvent (bulk exports hold one type a file)."""
+    with open_binary(path) as stream:
+        for _ in range(100):
+            line = stream.readline(MAX_RECORD_BYTES)
+            if not line:
+                return False
+            if line.strip():
+                return b'"resourceType"' in line and b'"AuditEvent"' in line
+    return False
+
+
 class FhirConnector:
     """``carewarden ingest fhir PATH``: a folder of NDJSON files, or Bundle/resource JSON."""
 
@@ -558,6 +570,8 @@ class FhirConnector:
         ``fast_path=False`` parses every line in Python (for comparison and debugging)."""
         self.zone = ZoneInfo(timezone)
         self.validate = validate
+        # Files the whole-file fast path gave up on: read line by line instead.
+        self._line_by_line: set[Path] = set()
         self.fast_path = fast_path and validate == "fast"
         self.ignored: Counter[str] = Counter()
         self._full_models: dict[str, Any] = {}
@@ -574,6 +588,9 @@ class FhirConnector:
 
     # -- NDJSON ------------------------------------------------------------------------------
     def _read_ndjson(self, path: Path) -> Iterator[Batch | Rejected]:
+        if self.fast_path and path not in self._line_by_line and _holds_audit_events(path):
+            yield from self._read_whole_file(path)
+            return
         buffers = _Buffers()
         fast = AuditEventSql(self.zone.key) if self.fast_path else None
         try:
@@ -592,6 +609,24 @@ class FhirConnector:
         finally:
             if fast is not None:
                 fast.close()
+
+    def _read_whole_file(self, path: Path) -> Iterator[Batch | Rejected]:
+        """DuckDB reads the whole file; at the first line it does not fully understand, the
+        ingest is asked to start the file again, line by line (RetryFile)."""
+        fast = AuditEventSql(self.zone.key)
+        without_patient = 0
+        try:
+            for rows, skipped in fast.read_file(path, MAX_RECORD_BYTES):
+                without_patient += skipped
+                if rows.num_rows:
+                    yield Batch("ehr_access", rows)
+        except UnclearFile as exc:
+            self._line_by_line.add(path)
+            raise RetryFile(f"{path}: {exc}") from None
+        finally:
+            fast.close()
+        if without_patient:
+            self.ignored["AuditEvent without a patient"] += without_patient
 
     def _exact_path(self, lines: pa.Table, buffers: _Buffers) -> Iterator[Rejected]:
         """Python parsing, line by line: other resource types and every line the fast path

@@ -1,25 +1,36 @@
-"""The fast path for AuditEvents: DuckDB parses a block of NDJSON lines into ``ehr_access`` rows.
+"""The fast paths for AuditEvents: DuckDB parses NDJSON into ``ehr_access`` rows.
 
 AuditEvents are the bulk of a FHIR export (millions a day); Python's per-resource
 extraction tops out near 60,000 a second, DuckDB's JSON reader (yyjson, parallel) does
-several hundred thousand. This path accepts only lines it fully understands: valid JSON,
-an AuditEvent with an id, a parseable ``recorded``, a Practitioner agent and at least one
-Patient entity. Every other line (other resource types, missing or malformed fields,
-invalid JSON) is handed back to the exact Python path in :mod:`carewarden.connectors.fhir`,
-which gives the precise error for quarantine. The same rules choose the agent (the requestor,
-else the first Practitioner), the purpose and the action in both paths; a test checks that
-both produce the same rows.
+several hundred thousand. Two ways in:
+
+* a whole file read by ``read_ndjson`` (the fastest): used when the file holds AuditEvents,
+  and abandoned (:class:`UnclearFile`) at the first line that is not a well-formed
+  AuditEvent, so the file is read again by the second way;
+* blocks of lines framed in Python (:mod:`carewarden.connectors.blocks`): accepts the lines
+  it fully understands (valid JSON, an AuditEvent with an id, a parseable ``recorded``, a
+  Practitioner agent and a Patient entity) and hands every other line back to the exact
+  Python path in :mod:`carewarden.connectors.fhir`, which gives the precise error.
+
+The same rules choose the agent (the requestor, else the first Practitioner), the purpose
+and the action in every path; a test checks that they produce the same rows.
 
 DuckDB is used here as an in-memory parser only; it never touches the store.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from carewarden.tables import SCHEMAS
+
+FILE_BATCH_ROWS = 1_000_000
 
 _STRUCTURE = (
     '{"resourceType":"VARCHAR","id":"VARCHAR","recorded":"VARCHAR","action":"VARCHAR",'
@@ -56,17 +67,44 @@ def _ref_id(expr: str, rtype: str) -> str:
     return f"substr({expr}, {len(rtype) + 2})"
 
 
-QUERY = f"""
-WITH parsed AS MATERIALIZED (
-    SELECT idx, try(from_json(text, '{_STRUCTURE}')) AS r
-    FROM block
+def _ddl(spec: object) -> str:
+    """DuckDB type of a from_json structure (for read_ndjson's ``columns``)."""
+    if isinstance(spec, str):
+        return spec
+    if isinstance(spec, list):
+        return _ddl(spec[0]) + "[]"
+    assert isinstance(spec, dict)
+    return "STRUCT(" + ", ".join(f'"{k}" {_ddl(v)}' for k, v in spec.items()) + ")"
+
+
+_FIELDS: dict[str, object] = json.loads(_STRUCTURE)
+
+# A block of lines already framed in Python (column ``text``); unparseable lines give NULL.
+BLOCK_SOURCE = f"SELECT idx, try(from_json(text, '{_STRUCTURE}')) AS r FROM block"
+
+
+def file_source(path: Path, max_record_bytes: int) -> str:
+    """A whole NDJSON file read by DuckDB itself: any malformed line fails the query."""
+    columns = ", ".join(f"'{k}': '{_ddl(v)}'" for k, v in _FIELDS.items())
+    fields = ", ".join(f"'{k}': \"{k}\"" for k in _FIELDS)
+    literal = str(path).replace("'", "''")
+    return (
+        f"SELECT 0 AS idx, {{{fields}}} AS r FROM read_ndjson('{literal}', "
+        f"columns={{{columns}}}, maximum_object_size={max_record_bytes}, ignore_errors=false)"
+    )
+
+
+def extraction_query(source: str) -> str:
+    """ehr_access rows (patients as a list) plus ``status``: ok, no_patient (a valid event
+    about no patient: a login, say) or bad (anything the Python path must look at)."""
+    return f"""
+WITH parsed AS MATERIALIZED ({source}
 ), agents AS MATERIALIZED (
     SELECT idx, r,
            TRY_CAST(r.recorded AS TIMESTAMPTZ) AS recorded,
            list_filter(r.agent, lambda a: {_is_ref("a.who.reference", "Practitioner")})
                AS practitioners
     FROM parsed
-    WHERE r.resourceType = 'AuditEvent'
 ), chosen AS MATERIALIZED (
     SELECT idx, r, recorded,
            coalesce(list_filter(practitioners, lambda a: a.requestor)[1], practitioners[1])
@@ -77,6 +115,10 @@ WITH parsed AS MATERIALIZED (
     FROM agents
 )
 SELECT idx,
+       CASE WHEN r.resourceType IS DISTINCT FROM 'AuditEvent' OR coalesce(r.id, '') = ''
+                 OR recorded IS NULL OR agent IS NULL THEN 'bad'
+            WHEN coalesce(len(patients), 0) = 0 THEN 'no_patient'
+            ELSE 'ok' END AS status,
        r.id AS event_id,
        timezone('UTC', recorded) AS time,
        {_ref_id("agent.who.reference", "Practitioner")} AS user_id,
@@ -95,13 +137,26 @@ SELECT idx,
             THEN r.purposeOfEvent[1].text
             ELSE agent.purposeOfUse[1].text END AS reason
 FROM chosen
-WHERE coalesce(r.id, '') <> '' AND recorded IS NOT NULL AND agent IS NOT NULL
-  AND len(patients) > 0
 """
 
 
+def to_access_rows(found: pa.Table) -> pa.Table:
+    """One ``ehr_access`` row per (event, patient) from the query's ``ok`` rows."""
+    patients = found["patients"].combine_chunks()
+    parents = pc.list_parent_indices(patients)
+    schema = SCHEMAS["ehr_access"]
+    columns = {
+        name: found[name].combine_chunks().take(parents)
+        for name in schema.names
+        if name != "patient_id"
+    }
+    columns["patient_id"] = pc.list_flatten(patients)
+    return pa.table([columns[n] for n in schema.names], names=schema.names).cast(schema)
+
+
 class AuditEventSql:
-    """Parses blocks of NDJSON lines with one in-memory DuckDB connection."""
+    """Parses AuditEvents with one in-memory DuckDB connection: a whole clean file at once,
+    or blocks of lines framed in Python."""
 
     def __init__(self, timezone: str = "UTC") -> None:
         self.con = duckdb.connect()
@@ -112,25 +167,39 @@ class AuditEventSql:
     def close(self) -> None:
         self.con.close()
 
+    def read_file(self, path: Path, max_record_bytes: int) -> Iterator[tuple[pa.Table, int]]:
+        """(rows, events about no patient) per result batch of a whole file, read by DuckDB.
+
+        Raises :class:`UnclearFile` when any line is not a well-formed AuditEvent this path
+        understands; the caller then reads the file again line by line, for exact errors.
+        """
+        query = extraction_query(file_source(path, max_record_bytes))
+        try:
+            for batch in self.con.sql(query).to_arrow_reader(FILE_BATCH_ROWS):
+                found = pa.Table.from_batches([batch])
+                status = found["status"]
+                if pc.any(pc.equal(status, "bad")).as_py():
+                    raise UnclearFile("a line needs the exact path")
+                ok = pc.equal(status, "ok")
+                skipped = len(found) - pc.sum(ok).as_py() if len(found) else 0
+                yield to_access_rows(found.filter(ok)), int(skipped or 0)
+        except (duckdb.Error, OSError, pa.ArrowException) as exc:
+            raise UnclearFile(str(exc)) from None
+
     def extract(self, texts: pa.Array) -> tuple[pa.Table, pa.Array]:
         """Rows for ``ehr_access`` from the lines it accepts, and the indices of the others."""
         block = pa.table({"idx": pa.array(range(len(texts)), pa.int64()), "text": texts})
         self.con.register("block", block)
         try:
-            found = self.con.sql(QUERY).to_arrow_table()
+            found = self.con.sql(extraction_query(BLOCK_SOURCE)).to_arrow_table()
         finally:
             self.con.unregister("block")
-        accepted = found["idx"]
-        rest_mask = pc.invert(pc.is_in(block["idx"], value_set=accepted.combine_chunks()))
+        found = found.filter(pc.equal(found["status"], "ok"))
+        accepted = found["idx"].combine_chunks()
+        rest_mask = pc.invert(pc.is_in(block["idx"], value_set=accepted))
         rest = pc.indices_nonzero(pc.and_(rest_mask, pc.is_valid(texts)))
-        patients = found["patients"].combine_chunks()
-        parents = pc.list_parent_indices(patients)
-        schema = SCHEMAS["ehr_access"]
-        columns = {
-            name: found[name].combine_chunks().take(parents)
-            for name in schema.names
-            if name != "patient_id"
-        }
-        columns["patient_id"] = pc.list_flatten(patients)
-        rows = pa.table([columns[n] for n in schema.names], names=schema.names).cast(schema)
-        return rows, rest
+        return to_access_rows(found), rest
+
+
+class UnclearFile(Exception):
+    """The whole-file path met a line it does not fully understand."""

@@ -193,3 +193,24 @@ def test_a_bad_line_late_in_a_clean_looking_file_is_rolled_back_and_retried(
     ]
     assert summary.total("duplicates") == 0
     assert store.query("SELECT line FROM quarantine") == [(3001,)]
+
+
+def test_same_size_and_start_but_different_content_is_ingested(
+    store: Store, tmp_path: Path
+) -> None:
+    """Idempotence is by whole content: a file that differs only near its end (same size, same
+    first MiB) is new; an identical copy under another name is not."""
+    first = tmp_path / "a" / "AuditEvent.ndjson"
+    first.parent.mkdir()
+    write_events(first, 20_000)
+    data = first.read_bytes()
+    assert len(data) > (1 << 20)
+    changed = tmp_path / "b" / "AuditEvent.ndjson"
+    changed.parent.mkdir()
+    changed.write_bytes(data[:-3] + b"9}\n" if data[-3:-2] != b"9" else data[:-3] + b"8}\n")
+    copy = tmp_path / "copy.ndjson"
+    copy.write_bytes(data)
+    assert ingest(store, FhirConnector(), [first]).files[0].status == "ingested"
+    assert ingest(store, FhirConnector(), [copy]).files[0].status == "already ingested"
+    again = ingest(store, FhirConnector(), [changed])
+    assert again.files[0].status == "ingested"

@@ -8,13 +8,15 @@ the whole file or none of it, and a rerun finishes the job.
 
 from __future__ import annotations
 
-import hashlib
+import threading
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
+from blake3 import blake3
 
 from carewarden.connectors.base import Connector, RetryFile
 from carewarden.errors import CarewardenError
@@ -85,14 +87,45 @@ def coalesce(
         yield Batch(table, pa.concat_tables(pending))
 
 
-def sha256_of(path: Path) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
+HEAD_BYTES = 1 << 20
+
+
+def head_hash(path: Path) -> str:
     with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
+        return blake3(handle.read(HEAD_BYTES)).hexdigest()
+
+
+class ContentHash:
+    """The BLAKE3 hash of a file's content, computed in a background thread.
+
+    BLAKE3 rather than SHA-256: a cryptographic hash is needed (a crafted collision would
+    let an attacker get a file skipped as "already ingested"), and BLAKE3 hashes a 4.4 GB
+    export in 1.7 s here against 5.0 s for hashlib's SHA-256, which was a fifth of the
+    whole FHIR ingest (bench/ingest.py)."""
+
+    def __init__(self, path: Path) -> None:
+        self._digest: str | None = None
+        self._error: OSError | None = None
+        self._thread = threading.Thread(target=self._run, args=(path,), daemon=True)
+        self._thread.start()
+
+    def _run(self, path: Path) -> None:
+        digest = blake3()
+        try:
+            with path.open("rb") as handle:
+                while chunk := handle.read(8 << 20):
+                    digest.update(chunk)
+        except OSError as exc:
+            self._error = exc
+            return
+        self._digest = digest.hexdigest()
+
+    def result(self) -> str:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._digest is not None
+        return self._digest
 
 
 def discover(connector: Connector, paths: Sequence[Path]) -> list[Path]:
@@ -132,15 +165,26 @@ def _ingest_file(
     total: int,
     progress: Progress | None,
 ) -> FileOutcome:
-    sha, size = sha256_of(path)
-    file_id = f"{connector.name}:{sha}"
-    if store.has_file(file_id):
-        return FileOutcome(path, "already ingested")
+    size = path.stat().st_size
+    head = head_hash(path)
+    if store.may_have_content(connector.name, size, head):
+        # Same size and first MiB as a file already ingested: hash it all before parsing.
+        digest = ContentHash(path)
+        if store.has_content(connector.name, digest.result()):
+            return FileOutcome(path, "already ingested")
+    else:
+        # New content for certain: hash it while it is parsed (hashlib releases the GIL).
+        digest = ContentHash(path)
+    file_id = f"{connector.name}:{uuid.uuid4().hex}"
     try:
-        return _write_file(store, connector, path, file_id, sha, size, index, total, progress)
+        return _write_file(
+            store, connector, path, file_id, digest, head, size, index, total, progress
+        )
     except RetryFile:
         # The connector asked for a second pass (rolled back already): read the file again.
-        return _write_file(store, connector, path, file_id, sha, size, index, total, progress)
+        return _write_file(
+            store, connector, path, file_id, digest, head, size, index, total, progress
+        )
 
 
 def _write_file(
@@ -148,7 +192,8 @@ def _write_file(
     connector: Connector,
     path: Path,
     file_id: str,
-    sha: str,
+    digest: ContentHash,
+    head: str,
     size: int,
     index: int,
     total: int,
@@ -188,7 +233,8 @@ def _write_file(
                     file_id=file_id,
                     kind=connector.name,
                     path=str(path),
-                    sha256=sha,
+                    content_hash=digest.result(),
+                    head_hash=head,
                     bytes=size,
                     records=outcome.records,
                     duplicates=outcome.duplicates,

@@ -27,10 +27,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         "bookkeeping, healthcare context tables, EHR access log, alerts",
         """
         CREATE TABLE source_file (
-            file_id      VARCHAR PRIMARY KEY,   -- kind + ':' + sha256 of the content
+            file_id      VARCHAR PRIMARY KEY,   -- kind + ':' + a random id, on every row it gave
             kind         VARCHAR NOT NULL,      -- connector name, e.g. 'fhir', 'access-csv'
             path         VARCHAR NOT NULL,
-            sha256       VARCHAR NOT NULL,
+            content_hash VARCHAR NOT NULL,      -- BLAKE3 of the content: ingested once per kind
+            head_hash    VARCHAR NOT NULL,      -- BLAKE3 of the first MiB: a cheap first check
             bytes        BIGINT NOT NULL,
             records      BIGINT NOT NULL,       -- rows that landed
             duplicates   BIGINT NOT NULL,       -- rows already present (overlapping exports)

@@ -48,7 +48,8 @@ class SourceFile:
     file_id: str
     kind: str
     path: str
-    sha256: str
+    content_hash: str
+    head_hash: str
     bytes: int
     records: int
     duplicates: int
@@ -175,19 +176,32 @@ class Store:
             self._in_transaction = False
 
     # -- ingest bookkeeping --------------------------------------------------------------
-    def has_file(self, file_id: str) -> bool:
-        return bool(
-            self._exec("SELECT count(*) FROM source_file WHERE file_id = ?", [file_id])[0][0]
+    def has_content(self, kind: str, content_hash: str) -> bool:
+        """Whether a file with this content was already ingested by this connector."""
+        found = self._exec(
+            "SELECT count(*) FROM source_file WHERE kind = ? AND content_hash = ?",
+            [kind, content_hash],
         )
+        return bool(found[0][0])
+
+    def may_have_content(self, kind: str, size: int, head_hash: str) -> bool:
+        """Whether an ingested file has the same size and first MiB (only then can it be the
+        same content, and the whole file must be hashed before parsing)."""
+        found = self._exec(
+            "SELECT count(*) FROM source_file WHERE kind = ? AND bytes = ? AND head_hash = ?",
+            [kind, size, head_hash],
+        )
+        return bool(found[0][0])
 
     def record_file(self, source: SourceFile) -> None:
         self._exec(
-            "INSERT INTO source_file VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO source_file VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 source.file_id,
                 source.kind,
                 source.path,
-                source.sha256,
+                source.content_hash,
+                source.head_hash,
                 source.bytes,
                 source.records,
                 source.duplicates,
@@ -347,8 +361,8 @@ class Store:
 
     def sources(self) -> list[SourceFile]:
         rows = self._exec(
-            "SELECT file_id, kind, path, sha256, bytes, records, duplicates, quarantined, "
-            "ingested_at FROM source_file ORDER BY ingested_at, path"
+            "SELECT file_id, kind, path, content_hash, head_hash, bytes, records, duplicates, "
+            "quarantined, ingested_at FROM source_file ORDER BY ingested_at, path"
         )
         return [SourceFile(*r) for r in rows]
 

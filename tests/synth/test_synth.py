@@ -13,6 +13,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+
+from carewarden.synth import KINDS, SynthConfig, SynthResult, generate
+from carewarden.synth.config import derive_scale
 from conftest import (
     SMALL,
     audit_rows,
@@ -23,9 +26,6 @@ from conftest import (
     read_ndjson,
     ts,
 )
-
-from carewarden.synth import KINDS, SynthConfig, SynthResult, generate
-from carewarden.synth.config import derive_scale
 
 CONTEXT_FILES = ("Organization.ndjson", "Practitioner.ndjson", "PractitionerRole.ndjson",
                  "Patient.ndjson", "Encounter.ndjson", "CareTeam.ndjson")

@@ -214,3 +214,24 @@ def test_same_size_and_start_but_different_content_is_ingested(
     assert ingest(store, FhirConnector(), [copy]).files[0].status == "already ingested"
     again = ingest(store, FhirConnector(), [changed])
     assert again.files[0].status == "ingested"
+
+
+def test_an_unreadable_file_fails_alone(
+    store: Store, data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file that cannot be opened is reported as failed with its path; the others land."""
+    from carewarden.services import ingest as ingest_module
+
+    real = ingest_module.head_hash
+
+    def refuse_patients(path: Path) -> str:
+        if path.name == "Patient.ndjson":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(ingest_module, "head_hash", refuse_patients)
+    summary = ingest(store, FhirConnector(), [data / "fhir" / "export"])
+    failed = summary.failed
+    assert len(failed) == 1 and "Patient.ndjson" in str(failed[0].error)
+    assert "Permission denied" in str(failed[0].error)
+    assert summary.tables["ehr_access"] == 5

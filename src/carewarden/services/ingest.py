@@ -1,6 +1,6 @@
 """Ingest source files into the store: idempotent per file, atomic per file.
 
-A file is identified by its connector and the SHA-256 of its content: the same content
+A file is identified by its connector and the BLAKE3 hash of its content: the same content
 ingested again adds nothing. Each file lands in one transaction together with its
 quarantined records and its ``source_file`` row, so a crash (even ``kill -9``) leaves either
 the whole file or none of it, and a rerun finishes the job.
@@ -165,15 +165,18 @@ def _ingest_file(
     total: int,
     progress: Progress | None,
 ) -> FileOutcome:
-    size = path.stat().st_size
-    head = head_hash(path)
+    try:
+        size = path.stat().st_size
+        head = head_hash(path)
+    except OSError as exc:
+        return FileOutcome(path, "failed", error=f"{path}: cannot read: {exc.strerror or exc}")
     if store.may_have_content(connector.name, size, head):
         # Same size and first MiB as a file already ingested: hash it all before parsing.
         digest = ContentHash(path)
         if store.has_content(connector.name, digest.result()):
             return FileOutcome(path, "already ingested")
     else:
-        # New content for certain: hash it while it is parsed (hashlib releases the GIL).
+        # New content for certain: hash it while it is parsed.
         digest = ContentHash(path)
     file_id = f"{connector.name}:{uuid.uuid4().hex}"
     try:

@@ -21,7 +21,8 @@ def test_demo_synthesizes_ingests_detects_and_reports(tmp_path: Path) -> None:
     config = SynthConfig(beds=40, days=3, seed=5, violation_rate=4.0)
     result = run_demo(tmp_path, tmp_path / "store", config)
     assert result.ingest.total("quarantined") == 0 and not result.ingest.failed
-    assert not result.detect.failures
+    assert not result.detect.alerts.failures
+    assert result.detect.explained.explained_share > 0.95
     assert result.overview.tables["ehr_access"] == result.synth.accesses
     html = result.report.read_text("utf-8")
     assert "Carewarden demo" in html and "Top users by risk" in html

@@ -82,3 +82,12 @@ def test_second_writer_gets_a_clear_message(tmp_path: Path) -> None:
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_read_only_open_of_an_old_store_asks_for_an_upgrade(tmp_path: Path) -> None:
+    """A store at an older schema version, opened read-only, says how to upgrade it."""
+    folder = tmp_path / "old"
+    with Store.open(folder) as opened:
+        opened.query("DELETE FROM schema_version WHERE version = ?", [LATEST_VERSION])
+    with pytest.raises(StoreError, match=f"schema version {LATEST_VERSION - 1}"):
+        Store.open(folder, read_only=True)

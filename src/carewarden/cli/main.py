@@ -33,7 +33,8 @@ from carewarden.cli.common import (
     store_path,
     user_errors,
 )
-from carewarden.detect.engine import DetectContext, builtin_detectors, run_detectors
+from carewarden.cli.evaluate import evaluate_command
+from carewarden.detect.explain import ExplainSummary
 from carewarden.services.overview import Overview, overview
 
 app = typer.Typer(
@@ -44,6 +45,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(ingest_cli.app, name="ingest")
+app.command("evaluate")(evaluate_command)
 
 
 def _version(value: bool) -> None:
@@ -155,19 +157,46 @@ def synth(
 def detect(
     store: StoreOption = None,
     tz: Annotated[str, typer.Option("--tz", help="Site time zone for explanations.")] = "UTC",
+    policy: Annotated[
+        Path | None,
+        typer.Option("--policy", help="Privacy policy YAML (default: the shipped policy)."),
+    ] = None,
     quiet: QuietOption = False,
 ) -> None:
-    """Run every detection over the store (incremental: reruns add no duplicate alerts)."""
+    """Explain every access, then run every detection (reruns add no duplicate alerts)."""
+    from carewarden.services.detect import detect as run_detection
+
     with open_store(store) as opened, user_errors():
-        summary = run_detectors(opened, builtin_detectors(), DetectContext(site_tz=tz))
+        result = run_detection(opened, policy=policy, site_tz=tz)
+    summary = result.alerts
     for detector_id, error in summary.failures.items():
         console.print(f"[red]detector {detector_id} failed:[/] {error}", highlight=False)
     if not quiet:
+        render_explained(result.explained)
         for detector_id, added in summary.by_detector.items():
             console.print(f"{detector_id}: {added:,} new alert(s)")
         console.print(
             f"[bold]{summary.new_alerts:,}[/] new alerts, {summary.total_alerts:,} in all."
         )
+
+
+def render_explained(explained: ExplainSummary) -> None:
+    console.print(
+        f"Explained [bold]{explained.explained_share:.1%}[/] of {explained.accesses:,} accesses "
+        "by a documented relationship."
+    )
+    table = Table(show_edge=False)
+    table.add_column("reason")
+    table.add_column("accesses", justify="right")
+    table.add_column("share", justify="right")
+    for reason, count in explained.by_reason.most_common():
+        table.add_row(reason, f"{count:,}", f"{count / max(1, explained.accesses):.1%}")
+    console.print(table)
+    roles = explained.roles
+    if roles and roles.unmapped:
+        console.print("[yellow]Role codes not mapped to a category[/] (extend the policy):")
+        for (system, code, display), count in roles.unmapped.most_common(20):
+            console.print(f"  {system or '-'}|{code or '-'} {display!r}: {count} role(s)")
 
 
 ALERT_FIELDS = (
@@ -302,7 +331,7 @@ def demo(
     console.print(f"Timings: {timing}.")
     console.print(f"Store: {store_path(store_dir)}")
     console.print(f"[bold green]Report:[/] {result.report}")
-    if result.detect.failures:
+    if result.detect.alerts.failures:
         raise typer.Exit(EXIT_FINDINGS)
 
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from carewarden.connectors.fhir import FhirConnector
-from carewarden.detect.engine import DetectContext, DetectSummary, builtin_detectors, run_detectors
 from carewarden.report.html import render_report
+from carewarden.services.detect import DetectionRun, detect
 from carewarden.services.ingest import IngestSummary, ingest
 from carewarden.services.overview import Overview, overview
 from carewarden.store import Store
@@ -23,7 +23,7 @@ Step = Callable[[str], None]
 class DemoResult:
     synth: SynthResult
     ingest: IngestSummary
-    detect: DetectSummary
+    detect: DetectionRun
     overview: Overview
     report: Path
     seconds: dict[str, float] = field(default_factory=dict)
@@ -53,7 +53,7 @@ def run_demo(
         seconds["ingest"] = time.perf_counter() - started
 
         started = stage("running detections")
-        detected = run_detectors(store, builtin_detectors(), DetectContext(site_tz=config.site_tz))
+        detected = detect(store, site_tz=config.site_tz)
         seconds["detect"] = time.perf_counter() - started
 
         started = stage("writing the report")

@@ -170,6 +170,31 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        2,
+        "derived privacy tables: role categories and access explanations",
+        """
+        CREATE TABLE workforce_category (
+            user_id       VARCHAR NOT NULL,
+            role_id       VARCHAR NOT NULL,
+            category      VARCHAR NOT NULL,     -- physician | nurse | pharmacist | … | other
+            department_id VARCHAR,
+            period_start  TIMESTAMP,
+            period_end    TIMESTAMP
+        );
+        CREATE TABLE access_explanation (
+            event_id      VARCHAR NOT NULL,
+            patient_id    VARCHAR NOT NULL,
+            user_id       VARCHAR NOT NULL,
+            time          TIMESTAMP NOT NULL,
+            reason        VARCHAR,              -- NULL: no documented relationship
+            encounter_id  VARCHAR               -- the encounter that explains it, if any
+        );
+        """,
+    ),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version
 
 # Tables whose row counts `carewarden status` reports, in display order.
@@ -183,6 +208,7 @@ DATA_TABLES: tuple[str, ...] = (
     "care_team",
     "care_team_member",
     "ehr_access",
+    "access_explanation",
     "alert",
     "quarantine",
 )

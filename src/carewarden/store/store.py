@@ -97,11 +97,12 @@ class Store:
         con.execute("SET enable_progress_bar = false")  # ours is Rich's, on the terminal only
         store = cls(path, con, read_only)
         if read_only:
-            if store.schema_version() < LATEST_VERSION:
+            version = store.schema_version()
+            if version < LATEST_VERSION:
                 con.close()
                 raise StoreError(
-                    f"the store {path} has schema version {store.schema_version()}; open it "
-                    "writable once (any ingest) to upgrade it"
+                    f"the store {path} has schema version {version}; open it writable once "
+                    "(e.g. `carewarden detect`) to upgrade it"
                 )
         else:
             store.migrate()
@@ -337,6 +338,20 @@ class Store:
 
     def _count(self, table: str) -> int:
         return int(self._exec(f"SELECT count(*) FROM {table}")[0][0])
+
+    def replace_table(self, table: str, rows: pa.Table) -> int:
+        """Replace every row of a derived table with ``rows`` (columns named as the table's)."""
+        self._exec(f"DELETE FROM {table}")
+        return self._insert_arrow(table, rows) if rows.num_rows else 0
+
+    def rebuild_table(self, table: str, select_sql: str) -> int:
+        """Replace every row of a derived table with the result of ``select_sql``."""
+        self._exec(f"DELETE FROM {table}")
+        self._exec("SET preserve_insertion_order = false")
+        try:
+            return int(self._exec(f"INSERT INTO {table} {select_sql}")[0][0])
+        finally:
+            self._exec("SET preserve_insertion_order = true")
 
     def add_alerts(self, alerts: pa.Table) -> int:
         """Insert alerts whose ``alert_id`` is new; return how many were added."""

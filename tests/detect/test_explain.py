@@ -1,0 +1,151 @@
+"""Explanation-based auditing: which documented relationship explains each access."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from carewarden.detect.explain import explain_accesses
+from carewarden.detect.policy import PrivacyPolicy
+from carewarden.detect.roles import categorize
+from carewarden.errors import ConfigError
+from carewarden.store import Store
+from conftest import access, add, department, encounter, role
+
+
+@pytest.fixture
+def hospital(store: Store, tmp_path: Path) -> Store:
+    add(
+        store, tmp_path, "context",
+        department("icu", "Intensive Care Unit"), department("ed", "Emergency Department"),
+        department("pharm", "Pharmacy"), department("pfs", "Patient Financial Services"),
+        department("reg", "Patient Access"), department("it", "Information Technology"),
+        role("r-doc", "doc", "icu", "doctor"),
+        role("r-cover", "cover", "icu", "doctor"),
+        role("r-ednurse", "ednurse", "ed", "nurse"),
+        role("r-pharm", "pharm", "pharm", "pharmacist"),
+        role("r-bill", "bill", "pfs", text="Billing and coding specialist", system=""),
+        role("r-reg", "reg", "reg", text="Registration clerk", system=""),
+        role("r-it", "it", "it", text="EHR application analyst", system=""),
+        encounter("e-icu", "pat", "icu", "2026-03-01T08:00:00Z", "2026-03-05T12:00:00Z",
+                  participants=(("doc", "ATND"),)),
+        encounter("e-ed", "walkin", "ed", "2026-03-10T03:00:00Z", "2026-03-10T09:00:00Z",
+                  klass="EMER"),
+    )
+    return store
+
+
+def _reasons(store: Store) -> dict[str, str | None]:
+    return dict(store.query("SELECT event_id, reason FROM access_explanation"))
+
+
+def test_each_relationship_explains_its_own_accesses(hospital: Store, tmp_path: Path) -> None:
+    """Participant, covering colleague, emergency, service roles, registration and repeat
+    accesses are explained by the right reason; the rest are not."""
+    add(
+        hospital, tmp_path, "accesses",
+        access("participant", "doc", "pat", "2026-03-02T10:00:00Z"),
+        access("participant-after", "doc", "pat", "2026-03-11T10:00:00Z"),  # within 7 days
+        access("repeat", "doc", "pat", "2026-03-30T10:00:00Z"),  # 25 days after an explained
+        access("too-late", "doc", "pat", "2026-06-30T10:00:00Z"),
+        access("covering", "cover", "pat", "2026-03-03T10:00:00Z"),
+        access("other-dept", "ednurse", "pat", "2026-03-03T10:00:00Z"),
+        access("btg", "doc", "walkin", "2026-03-10T04:00:00Z", purpose="ETREAT",
+               reason="Unresponsive, identifying"),
+        access("same-dept-btg", "ednurse", "walkin", "2026-03-10T04:00:00Z", purpose="ETREAT"),
+        access("pharmacy", "pharm", "pat", "2026-03-04T10:00:00Z"),
+        access("pharmacy-no-stay", "pharm", "pat", "2026-04-20T10:00:00Z"),
+        access("billing", "bill", "pat", "2026-03-20T10:00:00Z"),  # 15 days after discharge
+        access("billing-late", "bill", "pat", "2026-05-20T10:00:00Z"),
+        access("registration", "reg", "pat", "2026-03-01T08:30:00Z"),
+        access("registration-later", "reg", "walkin", "2026-03-13T08:30:00Z"),
+        access("it-staff", "it", "pat", "2026-03-02T10:00:00Z"),
+    )
+    summary = explain_accesses(hospital, PrivacyPolicy.load())
+    assert _reasons(hospital) == {
+        "participant": "encounter",
+        "participant-after": "encounter",
+        "repeat": "repeat",
+        "too-late": None,
+        "covering": "department",
+        "other-dept": None,
+        "btg": "emergency",
+        "same-dept-btg": "department",  # the stronger explanation wins
+        "pharmacy": "pharmacist",
+        "pharmacy-no-stay": None,
+        "billing": "billing",
+        "billing-late": None,
+        "registration": "registration",
+        "registration-later": None,
+        "it-staff": None,
+    }
+    assert summary.accesses == 15 and summary.explained == 9
+    assert summary.by_reason["(unexplained)"] == 6
+
+
+def test_care_team_membership_explains(hospital: Store, tmp_path: Path) -> None:
+    """A care-team member with no encounter participation is explained by the care team."""
+    add(
+        hospital, tmp_path, "team",
+        {"resourceType": "CareTeam", "id": "ct", "subject": {"reference": "Patient/pat"},
+         "period": {"start": "2026-03-01"},
+         "participant": [{"member": {"reference": "Practitioner/ednurse"}}]},
+        access("team", "ednurse", "pat", "2026-03-03T10:00:00Z"),
+    )
+    explain_accesses(hospital, PrivacyPolicy.load())
+    assert _reasons(hospital)["team"] == "care team"
+
+
+def test_policy_windows_are_honoured(hospital: Store, tmp_path: Path) -> None:
+    """Narrowing the participant window in the policy un-explains a later access."""
+    add(hospital, tmp_path, "late", access("late", "doc", "pat", "2026-03-09T10:00:00Z"))
+    explain_accesses(hospital, PrivacyPolicy.load())
+    assert _reasons(hospital)["late"] == "encounter"
+    policy = PrivacyPolicy.load()
+    policy.relationships.participant_days_after = 1
+    policy.relationships.department_days_after = 1
+    explain_accesses(hospital, policy)
+    assert _reasons(hospital)["late"] is None
+
+
+@pytest.mark.parametrize(
+    ("system", "code", "display", "specialty", "department", "expected"),
+    [
+        ("http://terminology.hl7.org/CodeSystem/practitioner-role", "doctor", None, None, None,
+         "physician"),
+        ("http://snomed.info/sct", "224535009", "Registered nurse", None, None, "nurse"),
+        (None, None, "Health information management analyst", None, None, "him"),
+        (None, None, "EHR application analyst", None, None, "it"),
+        (None, None, "Radiologic technologist", None, None, "radiology"),
+        ("urn:local", "X17", None, None, "Clinical Laboratory", "laboratory"),
+        ("urn:local", "X99", "Volunteer", None, "Gift Shop", "other"),
+    ],
+)
+def test_role_codes_map_to_categories(
+    system: str | None, code: str | None, display: str | None, specialty: str | None,
+    department: str | None, expected: str,
+) -> None:
+    """HL7 and SNOMED CT codes, English role names and department names map to categories;
+    what matches nothing is 'other'."""
+    category, _ = categorize(PrivacyPolicy.load(), system, code, display, specialty, department)
+    assert category == expected
+
+
+def test_unmapped_role_codes_are_reported(hospital: Store, tmp_path: Path) -> None:
+    """A role whose code and names match nothing is counted as unmapped, with its code."""
+    add(hospital, tmp_path, "odd", role("r-odd", "odd", None, "zz9", system="urn:local"))
+    summary = explain_accesses(hospital, PrivacyPolicy.load())
+    assert summary.roles is not None
+    assert summary.roles.unmapped == {("urn:local", "zz9", ""): 1}
+
+
+def test_invalid_policy_is_refused(tmp_path: Path) -> None:
+    """A policy with an unknown role category or relationship is a ConfigError naming it."""
+    path = tmp_path / "policy.yaml"
+    path.write_text("service_roles:\n  chef: {relationship: active_encounter}\n")
+    with pytest.raises(ConfigError, match="chef"):
+        PrivacyPolicy.load(path)
+    path.write_text("service_roles:\n  pharmacist: {relationship: whenever}\n")
+    with pytest.raises(ConfigError, match="relationship"):
+        PrivacyPolicy.load(path)

@@ -9,13 +9,9 @@ from typing import Any
 import pytest
 
 from carewarden.connectors.fhir import FhirConnector
-from carewarden.detect.engine import (
-    DetectContext,
-    SqlRule,
-    builtin_detectors,
-    run_detectors,
-)
+from carewarden.detect.engine import SqlRule, builtin_detectors, run_detectors
 from carewarden.errors import ConfigError
+from carewarden.services.detect import detect
 from carewarden.services.ingest import ingest
 from carewarden.store import Store
 
@@ -54,7 +50,7 @@ def _access(event_id: str, user: str, patient: str, when: str) -> dict[str, Any]
 def test_self_access_fires_on_own_chart_only(hospital: Store) -> None:
     """Julia Alvarez opening her own chart alerts; opening her relative Maria's does not
     (that is for the family rule), nor does anyone else opening Julia's chart."""
-    run_detectors(hospital, builtin_detectors(), DetectContext(site_tz="America/Chicago"))
+    detect(hospital, site_tz="America/Chicago")
     alerts = _alerts(hospital, "privacy.self_access")
     assert [(a["user_id"], a["patient_id"]) for a in alerts] == [("pr-alvarez", "pt-self")]
     alert = alerts[0]
@@ -87,7 +83,7 @@ def test_deceased_patient_fires_long_after_death_without_later_encounter(
         _access("x1", "pr-okafor", "pt-recent", "2026-03-03T12:00:00Z"),
         _access("x2", "pr-okafor", "pt-autopsy", "2026-03-03T12:00:00Z"),
     )
-    run_detectors(hospital, builtin_detectors())
+    detect(hospital)
     alerts = _alerts(hospital, "privacy.deceased_patient")
     assert {(a["user_id"], a["patient_id"]) for a in alerts} == {
         ("pr-okafor", "pt-late"),
@@ -117,7 +113,7 @@ def test_terminated_account_fires_after_employment_ended(hospital: Store, tmp_pa
         },
         _access("x3", "pr-moved", "pt-maria", "2026-03-03T12:00:00Z"),
     )
-    run_detectors(hospital, builtin_detectors())
+    detect(hospital)
     alerts = _alerts(hospital, "privacy.terminated_account")
     assert [(a["user_id"], a["patient_id"]) for a in alerts] == [("pr-gone", "pt-late")]
     assert "ended on 15 February 2026" in alerts[0]["explanation"]
@@ -126,9 +122,9 @@ def test_terminated_account_fires_after_employment_ended(hospital: Store, tmp_pa
 
 def test_rerunning_detections_adds_no_duplicates(hospital: Store) -> None:
     """A second run on an unchanged store creates no alert; ids are stable."""
-    first = run_detectors(hospital, builtin_detectors())
+    first = detect(hospital).alerts
     ids = {r[0] for r in hospital.query("SELECT alert_id FROM alert")}
-    second = run_detectors(hospital, builtin_detectors())
+    second = detect(hospital).alerts
     assert first.new_alerts == len(ids) > 0
     assert second.new_alerts == 0
     assert {r[0] for r in hospital.query("SELECT alert_id FROM alert")} == ids
@@ -141,8 +137,11 @@ def test_a_broken_detector_does_not_stop_the_others(hospital: Store, tmp_path: P
     )
     (tmp_path / "broken.sql").write_text("SELECT * FROM no_such_table")
     broken = SqlRule.load(tmp_path / "broken.yaml")
+    detect(hospital)  # explanations for the rules to read
+    hospital.query("DELETE FROM alert")
     summary = run_detectors(hospital, [broken, *builtin_detectors()])
     assert "test.broken" in summary.failures
+    assert "privacy.deceased_patient" in summary.failures  # its threshold was not given
     assert summary.new_alerts > 0
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -53,6 +54,8 @@ def alert_key(rule_id: str, user_id: str | None, patient_id: str | None, day: dt
 @dataclass(frozen=True)
 class DetectContext:
     site_tz: str = "UTC"
+    # Named parameters a rule's SQL may read as $name (the policy's thresholds).
+    parameters: dict[str, Any] = field(default_factory=dict)
 
 
 class Detector(Protocol):
@@ -113,8 +116,18 @@ class SqlRule:
             raise ConfigError("the rule's .sql file is missing", path=str(sql_path))
         return cls(header, sql_path.read_text("utf-8"), yaml_path)
 
+    def parameters(self, available: dict[str, Any]) -> dict[str, Any]:
+        """The $name parameters this rule's SQL uses, from ``available``."""
+        names = sorted(set(re.findall(r"\$([a-z_][a-z0-9_]*)", self.sql)))
+        missing = [n for n in names if n not in available]
+        if missing:
+            raise ConfigError(
+                f"rule {self.id} needs threshold(s) {missing} in the policy", path=str(self.source)
+            )
+        return {n: available[n] for n in names}
+
     def run(self, store: Store, context: DetectContext) -> list[Alert]:
-        table = store.arrow(self.sql)
+        table = store.arrow(self.sql, self.parameters(context.parameters))
         if table.num_rows == 0:
             return []
         rows = table.to_pylist()
@@ -143,7 +156,7 @@ class SqlRule:
                     rule_id=self.id,
                     title=self.header.title,
                     severity=self.header.severity,
-                    score=self.header.score,
+                    score=int(row.get("score") or self.header.score),
                     user_id=row["user_id"],
                     patient_id=row.get("patient_id"),
                     first_seen=first,

@@ -13,7 +13,8 @@ privacy officer should look. Reasons, in order of preference:
 ``repeat``        the same user's earlier access to this patient was explained, recently
 
 The result is the ``access_explanation`` table (one row per access, ``reason`` NULL when
-nothing explains it), rebuilt by every ``carewarden detect``; the privacy rules read it.
+nothing explains it, ``patient_active`` true when the patient had an encounter within a day
+of the access), rebuilt by every ``carewarden detect``; the privacy rules read it.
 """
 
 from __future__ import annotations
@@ -114,17 +115,23 @@ WITH enc AS MATERIALIZED (
 ), best AS (
     SELECT aid, arg_min(reason, rank) AS reason, arg_min(encounter_id, rank) AS encounter_id
     FROM found GROUP BY aid
+), active AS (
+    SELECT DISTINCT a.rowid AS aid
+    FROM ehr_access a JOIN enc en ON en.patient_id = a.patient_id
+    WHERE a.time BETWEEN en.s - INTERVAL 1 DAY AND en.e + INTERVAL 1 DAY
 ), joined AS (
-    SELECT a.event_id, a.patient_id, a.user_id, a.time, b.reason, b.encounter_id,
+    SELECT a.event_id, a.patient_id, a.user_id, a.time, a.action, a.purpose,
+           a.reason AS purpose_text, a.workstation, b.reason, b.encounter_id,
+           act.aid IS NOT NULL AS patient_active,
            max(CASE WHEN b.reason IS NOT NULL THEN a.time END) OVER (
                PARTITION BY a.user_id, a.patient_id ORDER BY a.time
                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS last_explained
-    FROM ehr_access a LEFT JOIN best b ON b.aid = a.rowid
+    FROM ehr_access a LEFT JOIN best b ON b.aid = a.rowid LEFT JOIN active act ON act.aid = a.rowid
 )
-SELECT event_id, patient_id, user_id, time,
+SELECT event_id, patient_id, user_id, time, action, purpose, purpose_text, workstation,
        coalesce(reason, CASE WHEN last_explained >= time - {_days(r.repeat_days)}
                              THEN 'repeat' END) AS reason,
-       encounter_id
+       encounter_id, patient_active
 FROM joined
 """
 

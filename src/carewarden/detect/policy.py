@@ -69,6 +69,7 @@ class PrivacyPolicy(BaseModel):
     service_roles: dict[Category, ServiceRole] = {}
     role_codes: dict[str, Category] = {}
     role_words: dict[Category, list[str]] = {}
+    thresholds: dict[str, float | int | str | list[str]] = {}
 
     @model_validator(mode="after")
     def _codes_have_a_system(self) -> PrivacyPolicy:

@@ -22,5 +22,6 @@ def detect(store: Store, *, policy: Path | None = None, site_tz: str = "UTC") ->
     the rules; alerts already in the store are not added again."""
     loaded = PrivacyPolicy.load(policy)
     explained = explain_accesses(store, loaded)
-    alerts = run_detectors(store, builtin_detectors(), DetectContext(site_tz=site_tz))
+    context = DetectContext(site_tz=site_tz, parameters=dict(loaded.thresholds))
+    alerts = run_detectors(store, builtin_detectors(), context)
     return DetectionRun(explained, alerts)

@@ -188,8 +188,13 @@ MIGRATIONS += (
             patient_id    VARCHAR NOT NULL,
             user_id       VARCHAR NOT NULL,
             time          TIMESTAMP NOT NULL,
+            action        VARCHAR,
+            purpose       VARCHAR,              -- as in ehr_access (e.g. ETREAT)
+            purpose_text  VARCHAR,              -- the break-the-glass reason, as typed
+            workstation   VARCHAR,
             reason        VARCHAR,              -- NULL: no documented relationship
-            encounter_id  VARCHAR               -- the encounter that explains it, if any
+            encounter_id  VARCHAR,              -- the encounter that explains it, if any
+            patient_active BOOLEAN              -- the patient had an encounter then (+-1 day)
         );
         """,
     ),

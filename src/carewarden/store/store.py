@@ -95,6 +95,9 @@ class Store:
             raise StoreError(f"cannot open store {path}: {exc}") from exc
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET enable_progress_bar = false")  # ours is Rich's, on the terminal only
+        # Stored rows have no meaningful order (every query that needs one sorts): letting
+        # DuckDB insert in parallel without keeping input order halves the time of an insert.
+        con.execute("SET preserve_insertion_order = false")
         store = cls(path, con, read_only)
         if read_only:
             version = store.schema_version()
@@ -262,13 +265,14 @@ class Store:
     def _upsert(self, table: str, rows: pa.Table, key: tuple[str, ...], file_id: str) -> int:
         keys = ", ".join(key)
         cols = ", ".join(f'"{c}"' for c in rows.column_names) + ", file_id"
+        # An explicit position: the last occurrence of a key in the batch must win.
+        rows = rows.append_column("_pos", pa.array(range(rows.num_rows), pa.int64()))
         self.con.register("_incoming", rows)
         try:
             # Last occurrence in the batch wins, as a later line of an export would.
             self._exec(
                 f"CREATE OR REPLACE TEMP TABLE _latest AS SELECT {cols} FROM "
-                f"(SELECT *, {_literal(file_id)} AS file_id, row_number() OVER () AS _pos "
-                f"FROM _incoming) "
+                f"(SELECT *, {_literal(file_id)} AS file_id FROM _incoming) "
                 f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY _pos DESC) = 1"
             )
             for child, (parent, parent_key) in CHILD_TABLES.items():
@@ -295,9 +299,6 @@ class Store:
         cols = ", ".join(f'"{c}"' for c in rows.column_names)
         on = " AND ".join(f"e.{k} = n.{k}" for k in key)
         self.con.register("_incoming", rows)
-        # Appended events have no meaningful order (queries sort by time); letting DuckDB
-        # insert in parallel without keeping the batch's order halves the time of an insert.
-        self._exec("SET preserve_insertion_order = false")
         try:
             # Checked against the rows of *other* files (those of this file are de-duplicated
             # once, in finish_file) in the batch's time range; zone maps make finding none,
@@ -315,7 +316,6 @@ class Store:
             )
             written = int(inserted[0][0])
         finally:
-            self._exec("SET preserve_insertion_order = true")
             self.con.unregister("_incoming")
         return written, int(rows.num_rows) - written
 
@@ -347,11 +347,7 @@ class Store:
     def rebuild_table(self, table: str, select_sql: str) -> int:
         """Replace every row of a derived table with the result of ``select_sql``."""
         self._exec(f"DELETE FROM {table}")
-        self._exec("SET preserve_insertion_order = false")
-        try:
-            return int(self._exec(f"INSERT INTO {table} {select_sql}")[0][0])
-        finally:
-            self._exec("SET preserve_insertion_order = true")
+        return int(self._exec(f"INSERT INTO {table} {select_sql}")[0][0])
 
     def add_alerts(self, alerts: pa.Table) -> int:
         """Insert alerts whose ``alert_id`` is new; return how many were added."""
@@ -384,5 +380,5 @@ class Store:
     def query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
         return self._exec(sql, params)
 
-    def arrow(self, sql: str, params: list[Any] | None = None) -> pa.Table:
+    def arrow(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> pa.Table:
         return self.con.sql(sql, params=params or None).to_arrow_table()

@@ -4,10 +4,11 @@ SELECT a.user_id, a.patient_id, date_trunc('day', a.time) AS day,
        any_value(p.given_name || ' ' || p.family_name) AS patient_name,
        any_value(p.deceased_at) AS deceased_at,
        any_value(date_diff('day', p.deceased_at, a.time)) AS days_dead
-FROM ehr_access a
+FROM access_explanation a
 JOIN patient p ON p.patient_id = a.patient_id
-WHERE p.deceased_at IS NOT NULL
-  AND a.time > p.deceased_at + INTERVAL 90 DAY
+WHERE a.reason IS NULL
+  AND p.deceased_at IS NOT NULL
+  AND a.time > p.deceased_at + to_days(CAST($deceased_days AS INTEGER))
   AND NOT EXISTS (
       SELECT 1 FROM encounter e
       WHERE e.patient_id = a.patient_id AND coalesce(e.period_end, e.period_start) >= p.deceased_at

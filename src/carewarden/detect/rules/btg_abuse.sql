@@ -1,0 +1,36 @@
+WITH btg AS (
+    SELECT x.*, lower(trim(coalesce(x.purpose_text, ''))) AS said
+    FROM access_explanation x
+    WHERE x.purpose = 'ETREAT'
+), reuse AS (
+    SELECT user_id, said, count(DISTINCT patient_id) AS patients
+    FROM btg WHERE said <> '' GROUP BY ALL
+), judged AS (
+    SELECT b.*,
+           CASE
+               WHEN b.said = '' THEN 'no reason given'
+               WHEN list_contains($btg_boilerplate, b.said)
+                   THEN 'the reason "' || b.purpose_text || '" is a stock phrase'
+               WHEN length(b.said) < $btg_min_reason_chars
+                   THEN 'the reason "' || b.purpose_text || '" says nothing'
+               WHEN r.patients >= $btg_reused_reason_patients
+                   THEN 'the same reason was given for ' || r.patients || ' patients'
+               WHEN NOT EXISTS (
+                   SELECT 1 FROM encounter e
+                   WHERE e.patient_id = b.patient_id
+                     AND coalesce(e.period_end, TIMESTAMP '9999-12-31')
+                         >= b.time - INTERVAL 12 HOUR
+                     AND e.period_start
+                         <= b.time + to_days(CAST($btg_encounter_days_after AS INTEGER)))
+                   THEN 'the patient had no encounter around that time'
+           END AS problem
+    FROM btg b LEFT JOIN reuse r ON r.user_id = b.user_id AND r.said = b.said
+)
+SELECT j.user_id, j.patient_id, date_trunc('day', j.time) AS day,
+       min(j.time) AS first_seen, max(j.time) AS last_seen,
+       list(j.event_id ORDER BY j.time) AS event_ids, count(*) AS accesses,
+       any_value(p.given_name || ' ' || p.family_name) AS patient_name,
+       any_value(j.problem) AS problem
+FROM judged j LEFT JOIN patient p ON p.patient_id = j.patient_id
+WHERE j.problem IS NOT NULL
+GROUP BY j.user_id, j.patient_id, date_trunc('day', j.time)

@@ -1,0 +1,27 @@
+-- Street: the first address line without its house number; building: with it.
+WITH homes AS (
+    SELECT x.event_id, x.user_id, x.patient_id, x.time,
+           p.given_name || ' ' || p.family_name AS patient_name,
+           split_part(p.address_line, ',', 1) AS patient_street,
+           lower(trim(split_part(w.address_line, ',', 1))) AS user_building,
+           lower(trim(split_part(p.address_line, ',', 1))) AS patient_building,
+           regexp_replace(lower(trim(split_part(w.address_line, ',', 1))), '^[0-9]+[a-z]?\s+', '')
+               AS user_street,
+           regexp_replace(lower(trim(split_part(p.address_line, ',', 1))), '^[0-9]+[a-z]?\s+', '')
+               AS street,
+           w.postal_code = p.postal_code AS same_postal,
+           lower(w.family_name) = lower(p.family_name) AS same_surname
+    FROM access_explanation x
+    JOIN workforce w ON w.user_id = x.user_id
+    JOIN patient p ON p.patient_id = x.patient_id
+    WHERE x.reason IS NULL AND w.address_line IS NOT NULL AND p.address_line IS NOT NULL
+)
+SELECT user_id, patient_id, date_trunc('day', time) AS day,
+       min(time) AS first_seen, max(time) AS last_seen,
+       list(event_id ORDER BY time) AS event_ids, count(*) AS accesses,
+       any_value(patient_name) AS patient_name, any_value(patient_street) AS patient_street,
+       any_value(CASE WHEN user_building = patient_building THEN 'same building'
+                      ELSE 'same street' END) AS "where"
+FROM homes
+WHERE same_postal AND NOT same_surname AND street <> '' AND street = user_street
+GROUP BY ALL

@@ -12,7 +12,8 @@ import datetime as dt
 import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 import typer
@@ -263,6 +264,128 @@ def alerts(
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
     return {k: (v.isoformat() + "Z" if isinstance(v, dt.datetime) else v) for k, v in row.items()}
+
+
+investigate_app = typer.Typer(
+    help="Access timelines with each access's explanation, for a user or a patient.",
+    no_args_is_help=True,
+)
+app.add_typer(investigate_app, name="investigate")
+
+
+def _investigate(
+    kind: Literal["user", "patient"],
+    subject_id: str,
+    store: Path | None,
+    tz: str,
+    since: str | None,
+    until: str | None,
+    limit: int,
+    format: str,
+) -> None:
+    from carewarden.services.investigate import UNEXPLAINED, timeline
+
+    if format not in ("table", "jsonl"):
+        fail("--format must be table or jsonl", EXIT_USAGE)
+    try:
+        zone = ZoneInfo(tz)
+        bounds = [
+            dt.datetime.fromisoformat(v)
+            .replace(tzinfo=zone)
+            .astimezone(dt.UTC)
+            .replace(tzinfo=None)
+            if v
+            else None
+            for v in (since, until)
+        ]
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        fail(f"bad --tz, --since or --until: {exc}", EXIT_USAGE)
+    with open_store(store, read_only=True) as opened, user_errors():
+        found = timeline(opened, kind, subject_id, since=bounds[0], until=bounds[1], limit=limit)
+    if format == "jsonl":
+        for row in found.rows:
+            sys.stdout.write(orjson.dumps(_jsonable(row)).decode() + "\n")
+        return
+    subject = found.subject
+    title = ", ".join(
+        f"{k.replace('_', ' ')}: {v:%Y-%m-%d}"
+        if isinstance(v, dt.date)
+        else f"{k.replace('_', ' ')}: {v}"
+        for k, v in subject.items()
+        if v is not None and k not in ("user_id", "patient_id")
+    )
+    console.print(f"[bold]{kind} {subject_id}[/] {title}", highlight=False)
+    if found.explained_pending:
+        console.print("[yellow]Some accesses are not explained yet: run `carewarden detect`.[/]")
+    table = Table(show_edge=False)
+    other = "patient" if kind == "user" else "user"
+    for column in (
+        f"time ({tz})",
+        other,
+        "action",
+        "workstation",
+        "purpose",
+        "explanation",
+        "alerts",
+    ):
+        table.add_column(column)
+    for row in found.rows:
+        when = row["time"].replace(tzinfo=dt.UTC).astimezone(zone)
+        explanation = row["explanation"]
+        shown = f"[bold red]{explanation}[/]" if explanation == UNEXPLAINED else explanation
+        purpose = row["purpose"] or ""
+        if row["purpose_text"]:
+            purpose += f": {row['purpose_text']}"
+        table.add_row(
+            f"{when:%Y-%m-%d %H:%M}",
+            f"{row[f'{other}_name']} ({row[f'{other}_id']})",
+            row["action"] or "",
+            row["workstation"] or "",
+            purpose,
+            shown,
+            ", ".join(row["alerts"] or []),
+        )
+    console.print(table)
+    shown_rows = len(found.rows)
+    more = f" (showing {shown_rows}; use --limit)" if shown_rows < found.total else ""
+    console.print(f"{found.total:,} access(es){more}")
+
+
+TzOption = Annotated[str, typer.Option("--tz", help="Time zone to show times in.")]
+SinceOption = Annotated[
+    str | None, typer.Option("--since", help="From this local time (ISO), e.g. 2026-03-01.")
+]
+UntilOption = Annotated[str | None, typer.Option("--until", help="Before this local time.")]
+LimitOption = Annotated[int, typer.Option("--limit", min=1, help="At most this many rows.")]
+FormatOption = Annotated[str, typer.Option("--format", help="table or jsonl.")]
+
+
+@investigate_app.command("user")
+def investigate_user(
+    user_id: Annotated[str, typer.Argument(help="The user id (FHIR Practitioner id).")],
+    store: StoreOption = None,
+    tz: TzOption = "UTC",
+    since: SinceOption = None,
+    until: UntilOption = None,
+    limit: LimitOption = 500,
+    format: FormatOption = "table",
+) -> None:
+    """Every chart a user opened, each with its explanation or UNEXPLAINED."""
+    _investigate("user", user_id, store, tz, since, until, limit, format)
+
+
+@investigate_app.command("patient")
+def investigate_patient(
+    patient_id: Annotated[str, typer.Argument(help="The patient id (FHIR Patient id).")],
+    store: StoreOption = None,
+    tz: TzOption = "UTC",
+    since: SinceOption = None,
+    until: UntilOption = None,
+    limit: LimitOption = 500,
+    format: FormatOption = "table",
+) -> None:
+    """Everyone who opened a patient's chart, each access with its explanation."""
+    _investigate("patient", patient_id, store, tz, since, until, limit, format)
 
 
 @app.command()

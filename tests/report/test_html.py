@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 
 from carewarden.connectors.fhir import FhirConnector
-from carewarden.detect.engine import builtin_detectors, run_detectors
 from carewarden.report.html import render_report
+from carewarden.services.detect import detect
 from carewarden.services.ingest import ingest
 from carewarden.services.overview import overview
 from carewarden.store import Store
@@ -24,6 +24,7 @@ def test_empty_store_renders_clear_empty_states(store: Store) -> None:
     """With nothing ingested, the report says so in each section instead of failing."""
     html = render_report(overview(store))
     assert "Nothing ingested yet." in html
+    assert "run <code>carewarden detect</code>" in html
     assert "No alerts" in html
     assert "<script" not in html and not _external_references(html)
 
@@ -32,14 +33,16 @@ def test_report_shows_alerts_users_and_ingestion(store: Store, data: Path) -> No
     """After ingest and detection, the report lists rules, risky users, explanations and
     quarantine reasons, HTML-escaped, with no scripts and no external resources."""
     ingest(store, FhirConnector(), [data / "fhir" / "export", data / "fhir" / "bundle.json"])
-    run_detectors(store, builtin_detectors())
+    detect(store)
     figures = overview(store)
     html = render_report(figures, title="Test <report>")
     assert "Test &lt;report&gt;" in html
     for _, title, _, _ in figures.alerts_by_rule:
-        assert title in html
+        assert title[:48] in html
     assert figures.top_users and figures.top_users[0].name in html
     assert "opened their own chart" in html
     assert "Bundle.entry[N]" in html  # quarantine reasons, numbers folded
     assert "<svg" in html
+    assert "chart accesses are explained by a documented relationship" in html
+    assert figures.explained_share is not None and f"{100 * figures.explained_share:.1f}%" in html
     assert "<script" not in html and not _external_references(html)

@@ -25,7 +25,7 @@ def test_demo_synthesizes_ingests_detects_and_reports(tmp_path: Path) -> None:
     assert result.detect.explained.explained_share > 0.95
     assert result.overview.tables["ehr_access"] == result.synth.accesses
     html = result.report.read_text("utf-8")
-    assert "Carewarden demo" in html and "Top users by risk" in html
+    assert "Carewarden demo" in html and "Cases: users by risk" in html
     labels_path = tmp_path / "hospital" / "labels.jsonl"
     labels = [json.loads(x) for x in labels_path.read_text().splitlines() if x]
     with Store.open(tmp_path / "store", read_only=True) as store:

@@ -444,12 +444,24 @@ def demo(
     if not figures.alerts_by_rule:
         by_rule.add_row("(none)", "", "", "0")
     console.print(by_rule)
-    users = Table(title="top users by risk", show_edge=False)
-    for column in ("user", "name", "alerts", "risk", "rules"):
+    render_explained(result.detect.explained)
+    users = Table(title="privacy cases: top users by risk", show_edge=False)
+    for column in ("user", "name", "role", "risk", "alerts", "patients", "days", "rules"):
         users.add_column(column)
     for u in figures.top_users:
-        users.add_row(u.user_id, u.name, str(u.alerts), str(u.risk), ", ".join(u.rules))
+        users.add_row(
+            u.user_id,
+            u.name,
+            u.role,
+            str(u.risk),
+            str(u.alerts),
+            str(u.patients),
+            str(u.days),
+            ", ".join(r.removeprefix("privacy.") for r in u.rules),
+        )
     console.print(users)
+    if figures.top_users:
+        console.print(f"Top case: {figures.top_users[0].explanations[0]}", highlight=False)
     timing = ", ".join(f"{k} {v:.1f}s" for k, v in result.seconds.items())
     console.print(f"Timings: {timing}.")
     console.print(f"Store: {store_path(store_dir)}")

@@ -11,11 +11,21 @@ from carewarden.store import SourceFile, Store
 
 @dataclass(frozen=True)
 class UserRisk:
+    """A user's alerts rolled up into one case for the privacy officer.
+
+    ``risk`` (0-100) combines the alert scores as independent evidence (100 x (1 - product of
+    (1 - score/100))), so several alerts outrank one, and repeat offending on several days
+    ranks first among equals."""
+
     user_id: str
     name: str
+    role: str
     alerts: int
-    risk: int  # sum of alert scores, capped at 100 per rule and day by the scores themselves
+    risk: int
     rules: list[str]
+    patients: int
+    days: int
+    explanations: list[str]
 
 
 @dataclass
@@ -30,6 +40,12 @@ class Overview:
     alerts_by_severity: dict[str, int]
     top_users: list[UserRisk]
     top_alerts: list[dict[str, Any]] = field(default_factory=list)
+    explained: dict[str, int] = field(default_factory=dict)  # accesses by explanation
+
+    @property
+    def explained_share(self) -> float | None:
+        total = sum(self.explained.values())
+        return (total - self.explained.get("unexplained", 0)) / total if total else None
 
 
 def overview(store: Store, *, top: int = 10) -> Overview:
@@ -43,14 +59,36 @@ def overview(store: Store, *, top: int = 10) -> Overview:
     )
     users = store.query(
         """
-        SELECT a.user_id,
-               coalesce(any_value(w.given_name) || ' ' || any_value(w.family_name), a.user_id),
-               count(*), sum(a.score), list(DISTINCT a.rule_id ORDER BY a.rule_id)
-        FROM alert a LEFT JOIN workforce w ON w.user_id = a.user_id
-        WHERE a.user_id IS NOT NULL
-        GROUP BY a.user_id ORDER BY sum(a.score) DESC, a.user_id LIMIT ?
+        WITH per_user AS (
+            SELECT user_id, count(*) AS alerts,
+                   100 * (1 - exp(sum(ln(greatest(1e-9, 1 - least(score, 99.9) / 100)))))
+                       AS risk,
+                   list(DISTINCT rule_id ORDER BY rule_id) AS rules,
+                   count(DISTINCT patient_id) AS patients,
+                   count(DISTINCT date_trunc('day', first_seen)) AS days,
+                   list(explanation ORDER BY score DESC, first_seen)[1:3] AS explanations
+            FROM alert WHERE user_id IS NOT NULL GROUP BY user_id
+        )
+        SELECT u.user_id,
+               coalesce(any_value(w.given_name) || ' ' || any_value(w.family_name), u.user_id),
+               coalesce(any_value(coalesce(r.role_display, r.role_code)), ''),
+               any_value(u.alerts), round(any_value(u.risk)), any_value(u.rules),
+               any_value(u.patients), any_value(u.days), any_value(u.explanations)
+        FROM per_user u
+        LEFT JOIN workforce w ON w.user_id = u.user_id
+        LEFT JOIN workforce_role r ON r.user_id = u.user_id
+        GROUP BY u.user_id
+        ORDER BY round(any_value(u.risk)) DESC, any_value(u.days) DESC,
+                 any_value(u.alerts) DESC, u.user_id
+        LIMIT ?
         """,
         [top],
+    )
+    explained = dict(
+        store.query(
+            "SELECT coalesce(reason, 'unexplained'), count(*) FROM access_explanation "
+            "GROUP BY 1 ORDER BY 2 DESC"
+        )
     )
     quarantine = store.query(
         "SELECT regexp_replace(error, '[0-9]+', 'N', 'g') AS e, count(*) FROM quarantine "
@@ -70,6 +108,10 @@ def overview(store: Store, *, top: int = 10) -> Overview:
         access_span=(span[0], span[1]),
         alerts_by_rule=[(r, t, s, int(n)) for r, t, s, n in by_rule],
         alerts_by_severity={str(k): int(v) for k, v in by_severity.items()},
-        top_users=[UserRisk(u, n, int(c), int(r), list(rules)) for u, n, c, r, rules in users],
+        top_users=[
+            UserRisk(u, n, role, int(c), int(r), list(rules), int(p), int(d), list(ex))
+            for u, n, role, c, r, rules, p, d, ex in users
+        ],
         top_alerts=alerts,
+        explained={str(k): int(v) for k, v in explained.items()},
     )

@@ -181,4 +181,24 @@ def test_btg_abuse_judges_the_reason_and_the_encounter(hospital: Store, tmp_path
     ]
     texts = [r[0] for r in hospital.query(
         "SELECT explanation FROM alert WHERE rule_id = 'privacy.btg_abuse' ORDER BY user_id")]
-    assert "stock phrase" in texts[0] and "no encounter" in texts[1]
+    assert "stock phrase" in texts[0] and "no emergency or inpatient stay" in texts[1]
+
+
+def test_a_single_look_at_a_coworker_in_care_is_not_enough(
+    hospital: Store, tmp_path: Path
+) -> None:
+    """One unexplained look at a coworker who is in care that day does not alert (transfers,
+    bed management); looking twice does. A VIP in care still alerts, ranked lower."""
+    add(hospital, tmp_path, "a",
+        encounter("e-cw", "coworker", "ed", "2026-03-03T06:00:00Z", "2026-03-04T06:00:00Z"),
+        access("y1", "doc", "coworker", "2026-03-03T08:00:00Z"),  # doc is in the ED: explained
+        access("y2", "nurse", "coworker", "2026-03-03T09:00:00Z"),  # one glance from the ICU
+        access("y3", "nurse", "coworker", "2026-03-05T09:00:00Z"),  # 2 looks, not in care
+        access("y4", "nurse", "coworker", "2026-03-05T09:10:00Z"),
+        access("y5", "doc", "star", "2026-03-05T09:00:00Z"))  # one look at the VIP in the ICU
+    detect(hospital)
+    rows = hospital.query(
+        "SELECT rule_id, event_ids, score FROM alert WHERE rule_id IN "
+        "('privacy.coworker', 'privacy.vip') ORDER BY rule_id"
+    )
+    assert rows == [("privacy.coworker", ["y3", "y4"], 80), ("privacy.vip", ["y5"], 55)]

@@ -16,13 +16,19 @@ WITH btg AS (
                WHEN r.patients >= $btg_reused_reason_patients
                    THEN 'the same reason was given for ' || r.patients || ' patients'
                WHEN NOT EXISTS (
+                   -- an emergency or inpatient stay around the access, or any encounter under
+                   -- way at that moment: what a real emergency looks like in the record
                    SELECT 1 FROM encounter e
                    WHERE e.patient_id = b.patient_id
-                     AND coalesce(e.period_end, TIMESTAMP '9999-12-31')
-                         >= b.time - INTERVAL 12 HOUR
-                     AND e.period_start
-                         <= b.time + to_days(CAST($btg_encounter_days_after AS INTEGER)))
-                   THEN 'the patient had no encounter around that time'
+                     AND ((e.class_code IN ('EMER', 'IMP', 'ACUTE', 'OBSENC')
+                           AND coalesce(e.period_end, TIMESTAMP '9999-12-31')
+                               >= b.time - INTERVAL 12 HOUR
+                           AND e.period_start
+                               <= b.time + to_days(CAST($btg_encounter_days_after AS INTEGER)))
+                          OR b.time BETWEEN e.period_start - INTERVAL 1 HOUR
+                                        AND coalesce(e.period_end, TIMESTAMP '9999-12-31')
+                                            + INTERVAL 1 HOUR))
+                   THEN 'the patient had no emergency or inpatient stay around that time'
            END AS problem
     FROM btg b LEFT JOIN reuse r ON r.user_id = b.user_id AND r.said = b.said
 )

@@ -30,3 +30,5 @@ WHERE x.reason IS NULL
   AND e.employee_id <> x.user_id
   AND lower(w.family_name) <> lower(p.family_name)
 GROUP BY x.user_id, x.patient_id, date_trunc('day', x.time)
+-- a single look at a patient in care that day is the commonest benign unexplained access
+HAVING NOT (bool_and(x.patient_active) AND count(*) = 1)

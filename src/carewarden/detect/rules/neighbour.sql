@@ -10,7 +10,7 @@ WITH homes AS (
            regexp_replace(lower(trim(split_part(p.address_line, ',', 1))), '^[0-9]+[a-z]?\s+', '')
                AS street,
            w.postal_code = p.postal_code AS same_postal,
-           lower(w.family_name) = lower(p.family_name) AS same_surname
+           lower(w.family_name) = lower(p.family_name) AS same_surname, x.patient_active
     FROM access_explanation x
     JOIN workforce w ON w.user_id = x.user_id
     JOIN patient p ON p.patient_id = x.patient_id
@@ -25,3 +25,5 @@ SELECT user_id, patient_id, date_trunc('day', time) AS day,
 FROM homes
 WHERE same_postal AND NOT same_surname AND street <> '' AND street = user_street
 GROUP BY ALL
+-- a single look at a patient in care that day is the commonest benign unexplained access
+HAVING NOT (bool_and(patient_active) AND count(*) = 1)

@@ -131,7 +131,7 @@ class SqlRule:
         if table.num_rows == 0:
             return []
         rows = table.to_pylist()
-        people = _user_descriptions(store, sorted({str(r["user_id"]) for r in rows}))
+        people = user_descriptions(store, sorted({str(r["user_id"]) for r in rows}))
         zone = ZoneInfo(context.site_tz)
         alerts = []
         for row in rows:
@@ -175,7 +175,7 @@ def _local(value: Any, zone: ZoneInfo) -> Any:
     return value
 
 
-def _user_descriptions(store: Store, user_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+def user_descriptions(store: Store, user_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
     """user id -> (display name, "role, department") for explanations."""
     if not user_ids:
         return {}

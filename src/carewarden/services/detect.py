@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from carewarden.detect.behaviour import BehaviourModel
 from carewarden.detect.engine import DetectContext, DetectSummary, builtin_detectors, run_detectors
 from carewarden.detect.explain import ExplainSummary, explain_accesses
 from carewarden.detect.policy import PrivacyPolicy
@@ -23,5 +24,5 @@ def detect(store: Store, *, policy: Path | None = None, site_tz: str = "UTC") ->
     loaded = PrivacyPolicy.load(policy)
     explained = explain_accesses(store, loaded)
     context = DetectContext(site_tz=site_tz, parameters=dict(loaded.thresholds))
-    alerts = run_detectors(store, builtin_detectors(), context)
+    alerts = run_detectors(store, [*builtin_detectors(), BehaviourModel()], context)
     return DetectionRun(explained, alerts)

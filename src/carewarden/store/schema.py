@@ -200,6 +200,23 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        3,
+        "fitted models, versioned",
+        """
+        CREATE TABLE model (
+            name        VARCHAR NOT NULL,       -- the detector, e.g. privacy.behaviour
+            version     VARCHAR NOT NULL,       -- algorithm/library version/data digest
+            features    VARCHAR[],
+            rows        BIGINT,                 -- training rows
+            blob        BLOB,                   -- the fitted model (pickle)
+            created_at  TIMESTAMP NOT NULL
+        );
+        """,
+    ),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version
 
 # Tables whose row counts `carewarden status` reports, in display order.

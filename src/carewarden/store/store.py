@@ -349,6 +349,17 @@ class Store:
         self._exec(f"DELETE FROM {table}")
         return int(self._exec(f"INSERT INTO {table} {select_sql}")[0][0])
 
+    def save_model(self, model: pa.Table) -> None:
+        """Record a fitted model (columns name, version, features, rows, blob)."""
+        self.con.register("_model", model)
+        try:
+            self._exec(
+                "INSERT INTO model SELECT name, version, features, rows, blob, ? FROM _model",
+                [utcnow()],
+            )
+        finally:
+            self.con.unregister("_model")
+
     def add_alerts(self, alerts: pa.Table) -> int:
         """Insert alerts whose ``alert_id`` is new; return how many were added."""
         if alerts.num_rows == 0:

@@ -1,0 +1,210 @@
+"""The behavioural model: a user's day of chart access against their own history and peers.
+
+For each (user, site-local day) it computes features of how the user used the EHR, scores
+each feature with robust statistics (median and MAD, so one odd day does not move the
+baseline) against the user's other days and against their peer group (same role category
+and department) that day, and feeds the robust scores to an Isolation Forest (scikit-learn),
+which finds days that are unusual in combination. A day becomes an alert only when the forest
+ranks it among the most unusual *and* a risk feature is far outside both baselines; the alert
+names the features that drove it. The fitted model is saved in the ``model`` table with its
+version (the library version and a digest of the data it saw).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import pickle
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import pyarrow as pa
+import sklearn
+from sklearn.ensemble import IsolationForest
+
+from carewarden.detect.engine import Alert, DetectContext, alert_key, user_descriptions
+from carewarden.store import Store
+
+# feature -> (label in explanations, floor of its spread so that a constant baseline still
+# gives finite scores, whether a high value is a risk)
+FEATURES: dict[str, tuple[str, float, bool]] = {
+    "accesses": ("accesses", 10.0, False),
+    "patients": ("distinct patients", 5.0, False),
+    "unexplained_patients": ("unexplained patients", 1.0, True),
+    "unexplained_share": ("unexplained share", 0.02, True),
+    "dormant_patients": ("patients not in care", 1.0, True),
+    "night_share": ("share of accesses between midnight and 6", 0.05, True),
+    "new_patient_ratio": ("share of patients new to them", 0.1, True),
+    "btg": ("break-the-glass accesses", 1.0, True),
+}
+RISK_FEATURES = [name for name, (_, _, risky) in FEATURES.items() if risky]
+
+
+def feature_sql(site_tz: str) -> str:
+    tz = site_tz.replace("'", "''")
+    return f"""
+WITH local AS (
+    SELECT x.*, timezone('{tz}', x.time::TIMESTAMPTZ) AS local_time
+    FROM access_explanation x
+), firsts AS (
+    SELECT user_id, patient_id, min(local_time::DATE) AS first_day
+    FROM local GROUP BY ALL
+), groups AS (
+    SELECT user_id, any_value(category || '/' || coalesce(department_id, '-')) AS peer_group
+    FROM workforce_category GROUP BY user_id
+)
+SELECT l.user_id, l.local_time::DATE AS day, coalesce(g.peer_group, 'unknown') AS peer_group,
+       count(*)::DOUBLE AS accesses,
+       count(DISTINCT l.patient_id)::DOUBLE AS patients,
+       count(DISTINCT l.patient_id) FILTER (WHERE l.reason IS NULL)::DOUBLE
+           AS unexplained_patients,
+       avg(CASE WHEN l.reason IS NULL THEN 1.0 ELSE 0.0 END) AS unexplained_share,
+       count(DISTINCT l.patient_id) FILTER (WHERE l.reason IS NULL AND NOT l.patient_active)
+           ::DOUBLE AS dormant_patients,
+       avg(CASE WHEN hour(l.local_time) < 6 THEN 1.0 ELSE 0.0 END) AS night_share,
+       count(DISTINCT l.patient_id) FILTER (WHERE f.first_day = l.local_time::DATE)::DOUBLE
+           / count(DISTINCT l.patient_id) AS new_patient_ratio,
+       count(*) FILTER (WHERE l.purpose = 'ETREAT')::DOUBLE AS btg,
+       min(l.time) AS first_seen, max(l.time) AS last_seen,
+       list(l.event_id ORDER BY l.time) FILTER (WHERE l.reason IS NULL) AS unexplained_events
+FROM local l
+JOIN firsts f ON f.user_id = l.user_id AND f.patient_id = l.patient_id
+LEFT JOIN groups g ON g.user_id = l.user_id
+GROUP BY l.user_id, l.local_time::DATE, g.peer_group
+"""
+
+
+def robust_scores(
+    values: np.ndarray, keys: np.ndarray, floor: float, exclude_self: bool
+) -> np.ndarray:
+    """(x - median) / (1.4826 * MAD) of each value within its key group; with
+    ``exclude_self`` the baseline of a row leaves that row out (a user's *other* days)."""
+    out = np.full(values.shape, np.nan)
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    boundaries = np.flatnonzero(sorted_keys[1:] != sorted_keys[:-1]) + 1
+    for group in np.split(order, boundaries):
+        group_values = values[group]
+        if exclude_self:
+            if len(group) < 4:  # too little history: no personal baseline
+                continue
+            for i, row in enumerate(group):
+                others = np.delete(group_values, i)
+                median = float(np.median(others))
+                spread = max(1.4826 * float(np.median(np.abs(others - median))), floor)
+                out[row] = (group_values[i] - median) / spread
+        else:
+            median = float(np.median(group_values))
+            spread = max(1.4826 * float(np.median(np.abs(group_values - median))), floor)
+            out[group] = (group_values - median) / spread
+    return out
+
+
+@dataclass
+class BehaviourModel:
+    """The ``privacy.behaviour`` detector."""
+
+    contamination: float = 0.002
+    min_risk_score: float = 6.0
+    id: ClassVar[str] = "privacy.behaviour"
+    title: ClassVar[str] = "Unusual day of chart access for this user"
+
+    def run(self, store: Store, context: DetectContext) -> list[Alert]:
+        table = store.arrow(feature_sql(context.site_tz))
+        if table.num_rows < 50:
+            return []  # too little activity to learn what is normal
+        data = table.to_pydict()
+        users = np.array(data["user_id"], dtype=object)
+        groups = np.array(
+            [f"{g}|{d}" for g, d in zip(data["peer_group"], data["day"], strict=True)],
+            dtype=object,
+        )
+        columns, self_z, peer_z = [], {}, {}
+        for name, (_, floor, _) in FEATURES.items():
+            values = np.array(data[name], dtype=float)
+            self_z[name] = robust_scores(values, users, floor, exclude_self=True)
+            peer_z[name] = robust_scores(values, groups, floor, exclude_self=False)
+            # Unusual for both the user and their peers: the smaller of the two scores.
+            combined = np.where(
+                np.isnan(self_z[name]), peer_z[name], np.fmin(self_z[name], peer_z[name])
+            )
+            columns.append(np.clip(combined, -20, 50))
+        matrix = np.column_stack(columns)
+        forest = IsolationForest(
+            n_estimators=200, contamination=self.contamination, random_state=0
+        ).fit(matrix)
+        flagged = forest.predict(matrix) == -1
+        self._save(store, forest, matrix)
+        risk_index = [list(FEATURES).index(n) for n in RISK_FEATURES]
+        rows = [
+            int(row)
+            for row in np.flatnonzero(flagged)
+            if float(matrix[row, risk_index].max()) >= self.min_risk_score
+        ]
+        people = user_descriptions(store, sorted({str(data["user_id"][r]) for r in rows}))
+        return [self._alert(data, row, matrix[row], self_z, people) for row in rows]
+
+    def _alert(
+        self,
+        data: dict[str, list[Any]],
+        row: int,
+        scores: np.ndarray,
+        self_z: dict[str, np.ndarray],
+        people: dict[str, tuple[str, str]],
+    ) -> Alert:
+        names = list(FEATURES)
+        drivers = sorted(
+            (i for i, n in enumerate(names) if FEATURES[n][2] and scores[i] > 3),
+            key=lambda i: -scores[i],
+        )[:3]
+        parts = []
+        for i in drivers:
+            feature = names[i]
+            value = data[feature][row]
+            shown = f"{value:.0%}" if "share" in feature or "ratio" in feature else f"{value:.0f}"
+            baseline = "" if np.isnan(self_z[feature][row]) else "their own days' and "
+            parts.append(
+                f"{FEATURES[feature][0]} {shown} ({scores[i]:.0f} spreads above {baseline}"
+                "their peers' usual)"
+            )
+        day: dt.date = data["day"][row]
+        user = str(data["user_id"][row])
+        name, role = people.get(user, (user, "unknown role"))
+        score = int(min(95, 60 + 5 * float(scores[drivers[0]] if drivers else 0) / 3))
+        events = list(data["unexplained_events"][row] or [])
+        return Alert(
+            alert_id=alert_key(self.id, user, None, day),
+            rule_id=self.id,
+            title=self.title,
+            severity="high" if score >= 80 else "medium",
+            score=score,
+            user_id=user,
+            patient_id=None,
+            first_seen=data["first_seen"][row],
+            last_seen=data["last_seen"][row],
+            event_ids=events,
+            explanation=(
+                f"{name} ({role}) had an unusual day of chart access on {day:%-d %B %Y}, "
+                "against their own other days and their peers: " + "; ".join(parts) + "."
+            ),
+            mapping=["HIPAA 164.308(a)(1)(ii)(D)"],
+        )
+
+    def _save(self, store: Store, forest: IsolationForest, matrix: np.ndarray) -> None:
+        buffer = io.BytesIO()
+        pickle.dump(forest, buffer)
+        digest = hashlib.sha256(matrix.tobytes()).hexdigest()[:16]
+        version = f"isolation-forest/sklearn-{sklearn.__version__}/{digest}"
+        store.save_model(
+            pa.table(
+                {
+                    "name": [self.id],
+                    "version": [version],
+                    "features": [list(FEATURES)],
+                    "rows": [int(matrix.shape[0])],
+                    "blob": [buffer.getvalue()],
+                }
+            )
+        )

@@ -202,3 +202,25 @@ def test_a_single_look_at_a_coworker_in_care_is_not_enough(
         "('privacy.coworker', 'privacy.vip') ORDER BY rule_id"
     )
     assert rows == [("privacy.coworker", ["y3", "y4"], 80), ("privacy.vip", ["y5"], 55)]
+
+
+def test_after_hours_fires_outside_the_users_working_hours(
+    hospital: Store, tmp_path: Path
+) -> None:
+    """A nurse who works 08-16 for a week opens an unrelated chart at 02:00: one user-level
+    alert. An unexplained access at 15:00, within her hours, is not after-hours."""
+    days = [
+        access(f"w{d}{h}", "nurse", "mother", f"2026-03-{d:02d}T{h:02d}:00:00Z")
+        for d in range(2, 9) for h in (8, 12, 16)
+    ]
+    add(hospital, tmp_path, "a",
+        encounter("e-m", "mother", "icu", "2026-03-01T00:00:00Z", None),  # explains the week
+        *days,
+        access("night", "nurse", "stranger", "2026-03-09T02:00:00Z"),
+        access("day", "nurse", "stranger", "2026-03-09T15:00:00Z"))
+    detect(hospital)
+    rows = hospital.query(
+        "SELECT user_id, patient_id, event_ids FROM alert WHERE rule_id = 'privacy.after_hours'"
+    )
+    assert rows == [("nurse", None, ["night"])]
+    assert "outside their working hours" in _explanation(hospital, "privacy.after_hours")

@@ -23,6 +23,7 @@ def detect(store: Store, *, policy: Path | None = None, site_tz: str = "UTC") ->
     the rules; alerts already in the store are not added again."""
     loaded = PrivacyPolicy.load(policy)
     explained = explain_accesses(store, loaded)
-    context = DetectContext(site_tz=site_tz, parameters=dict(loaded.thresholds))
+    parameters = {**loaded.thresholds, "site_tz": site_tz}
+    context = DetectContext(site_tz=site_tz, parameters=parameters)
     alerts = run_detectors(store, [*builtin_detectors(), BehaviourModel()], context)
     return DetectionRun(explained, alerts)

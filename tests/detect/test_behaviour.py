@@ -13,17 +13,17 @@ from conftest import access, add, department, encounter, role
 
 
 def test_robust_scores_ignore_one_outlier_in_the_baseline() -> None:
-    """A user's own baseline is their other days (median/MAD): one huge day scores high and
-    does not inflate the others; a group with a constant baseline uses the floor."""
+    """One huge day among ordinary ones scores high and does not inflate the others; a group
+    with too few rows gets no score; a constant baseline uses the floor."""
     values = np.array([2.0, 3.0, 2.0, 3.0, 2.0, 90.0])
     keys = np.array(["u"] * 6, dtype=object)
-    scores = robust_scores(values, keys, floor=1.0, exclude_self=True)
+    scores = robust_scores(values, keys, floor=1.0, min_rows=5)
     assert scores[-1] > 50
     assert np.all(np.abs(scores[:-1]) < 2)
-    few = robust_scores(values[:3], keys[:3], floor=1.0, exclude_self=True)
-    assert np.all(np.isnan(few))  # three days are too little history
+    few = robust_scores(values[:3], keys[:3], floor=1.0, min_rows=5)
+    assert np.all(np.isnan(few))
     flat = robust_scores(np.array([1.0, 1.0, 4.0]), np.array(["g"] * 3, dtype=object), 0.5,
-                         exclude_self=False)
+                         min_rows=1)
     assert list(flat) == [0.0, 0.0, 6.0]
 
 

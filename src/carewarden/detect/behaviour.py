@@ -40,6 +40,7 @@ FEATURES: dict[str, tuple[str, float, bool]] = {
     "btg": ("break-the-glass accesses", 1.0, True),
 }
 RISK_FEATURES = [name for name, (_, _, risky) in FEATURES.items() if risky]
+MIN_OWN_DAYS = 5  # fewer active days than this: the user is judged against peers only
 
 
 def feature_sql(site_tz: str) -> str:
@@ -76,29 +77,21 @@ GROUP BY l.user_id, l.local_time::DATE, g.peer_group
 """
 
 
-def robust_scores(
-    values: np.ndarray, keys: np.ndarray, floor: float, exclude_self: bool
-) -> np.ndarray:
-    """(x - median) / (1.4826 * MAD) of each value within its key group; with
-    ``exclude_self`` the baseline of a row leaves that row out (a user's *other* days)."""
+def robust_scores(values: np.ndarray, keys: np.ndarray, floor: float, min_rows: int) -> np.ndarray:
+    """(x - median) / (1.4826 * MAD) of each value within its key group (NaN for groups of
+    fewer than ``min_rows``). The median and MAD ignore a few odd rows, so a user's unusual
+    day barely moves their own baseline: it can be scored against a baseline it belongs to."""
     out = np.full(values.shape, np.nan)
     order = np.argsort(keys, kind="stable")
     sorted_keys = keys[order]
     boundaries = np.flatnonzero(sorted_keys[1:] != sorted_keys[:-1]) + 1
     for group in np.split(order, boundaries):
+        if len(group) < min_rows:
+            continue
         group_values = values[group]
-        if exclude_self:
-            if len(group) < 4:  # too little history: no personal baseline
-                continue
-            for i, row in enumerate(group):
-                others = np.delete(group_values, i)
-                median = float(np.median(others))
-                spread = max(1.4826 * float(np.median(np.abs(others - median))), floor)
-                out[row] = (group_values[i] - median) / spread
-        else:
-            median = float(np.median(group_values))
-            spread = max(1.4826 * float(np.median(np.abs(group_values - median))), floor)
-            out[group] = (group_values - median) / spread
+        median = float(np.median(group_values))
+        spread = max(1.4826 * float(np.median(np.abs(group_values - median))), floor)
+        out[group] = (group_values - median) / spread
     return out
 
 
@@ -124,8 +117,8 @@ class BehaviourModel:
         columns, self_z, peer_z = [], {}, {}
         for name, (_, floor, _) in FEATURES.items():
             values = np.array(data[name], dtype=float)
-            self_z[name] = robust_scores(values, users, floor, exclude_self=True)
-            peer_z[name] = robust_scores(values, groups, floor, exclude_self=False)
+            self_z[name] = robust_scores(values, users, floor, min_rows=MIN_OWN_DAYS)
+            peer_z[name] = robust_scores(values, groups, floor, min_rows=1)
             # Unusual for both the user and their peers: the smaller of the two scores.
             combined = np.where(
                 np.isnan(self_z[name]), peer_z[name], np.fmin(self_z[name], peer_z[name])

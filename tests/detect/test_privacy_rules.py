@@ -184,11 +184,9 @@ def test_btg_abuse_judges_the_reason_and_the_encounter(hospital: Store, tmp_path
     assert "stock phrase" in texts[0] and "no emergency or inpatient stay" in texts[1]
 
 
-def test_a_single_look_at_a_coworker_in_care_is_not_enough(
-    hospital: Store, tmp_path: Path
-) -> None:
-    """One unexplained look at a coworker who is in care that day does not alert (transfers,
-    bed management); looking twice does. A VIP in care still alerts, ranked lower."""
+def test_a_single_look_at_someone_in_care_ranks_lower(hospital: Store, tmp_path: Path) -> None:
+    """One unexplained look at a coworker or a VIP who is in care that day (maybe a transfer)
+    still alerts, with a lower score; two looks at a coworker not in care score fully."""
     add(hospital, tmp_path, "a",
         encounter("e-cw", "coworker", "ed", "2026-03-03T06:00:00Z", "2026-03-04T06:00:00Z"),
         access("y1", "doc", "coworker", "2026-03-03T08:00:00Z"),  # doc is in the ED: explained
@@ -199,9 +197,13 @@ def test_a_single_look_at_a_coworker_in_care_is_not_enough(
     detect(hospital)
     rows = hospital.query(
         "SELECT rule_id, event_ids, score FROM alert WHERE rule_id IN "
-        "('privacy.coworker', 'privacy.vip') ORDER BY rule_id"
+        "('privacy.coworker', 'privacy.vip') ORDER BY rule_id, score"
     )
-    assert rows == [("privacy.coworker", ["y3", "y4"], 80), ("privacy.vip", ["y5"], 55)]
+    assert rows == [
+        ("privacy.coworker", ["y2"], 45),
+        ("privacy.coworker", ["y3", "y4"], 80),
+        ("privacy.vip", ["y5"], 55),
+    ]
 
 
 def test_after_hours_fires_outside_the_users_working_hours(

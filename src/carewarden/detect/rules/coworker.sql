@@ -18,7 +18,9 @@ SELECT x.user_id, x.patient_id, date_trunc('day', x.time) AS day,
        list(x.event_id ORDER BY x.time) AS event_ids, count(*) AS accesses,
        any_value(p.given_name || ' ' || p.family_name) AS patient_name,
        any_value(e.role) AS coworker_role,
-       CASE WHEN bool_or(len(list_intersect(e.departments, coalesce(u.departments, []))) > 0)
+       -- a single look at a coworker then in care may be a transfer: shown, ranked lower
+       CASE WHEN bool_and(x.patient_active) AND count(*) = 1 THEN 45
+            WHEN bool_or(len(list_intersect(e.departments, coalesce(u.departments, []))) > 0)
             THEN 80 ELSE 70 END AS score
 FROM access_explanation x
 JOIN patient p ON p.patient_id = x.patient_id
@@ -30,5 +32,3 @@ WHERE x.reason IS NULL
   AND e.employee_id <> x.user_id
   AND lower(w.family_name) <> lower(p.family_name)
 GROUP BY x.user_id, x.patient_id, date_trunc('day', x.time)
--- a single look at a patient in care that day is the commonest benign unexplained access
-HAVING NOT (bool_and(x.patient_active) AND count(*) = 1)

@@ -10,6 +10,7 @@ replaces the older row. The access log is append-only and de-duplicated on
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -98,6 +99,10 @@ class Store:
         # Stored rows have no meaningful order (every query that needs one sorts): letting
         # DuckDB insert in parallel without keeping input order halves the time of an insert.
         con.execute("SET preserve_insertion_order = false")
+        # Bounded memory: DuckDB spills joins and sorts to the store's tmp/ folder beyond this.
+        con.execute("SET memory_limit = ?", [os.environ.get("CAREWARDEN_MEMORY_LIMIT", "2GB")])
+        if not read_only:
+            con.execute("SET temp_directory = ?", [str(path / "tmp")])
         store = cls(path, con, read_only)
         if read_only:
             version = store.schema_version()

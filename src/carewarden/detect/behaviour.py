@@ -8,6 +8,11 @@ which finds days that are unusual in combination. A day becomes an alert only wh
 ranks it among the most unusual *and* a risk feature is far outside both baselines; the alert
 names the features that drove it. The fitted model is saved in the ``model`` table with its
 version (the library version and a digest of the data it saw).
+
+Why an Isolation Forest: ``python bench/behaviour_models.py`` scores the user-days of labelled
+synthetic hospitals (200 beds, 14 days, seeds 2-4) with each candidate; median average
+precision: Isolation Forest 0.50, Elliptic Envelope 0.44, the largest robust score alone
+0.34, Local Outlier Factor 0.07.
 """
 
 from __future__ import annotations
@@ -104,27 +109,31 @@ class BehaviourModel:
     id: ClassVar[str] = "privacy.behaviour"
     title: ClassVar[str] = "Unusual day of chart access for this user"
 
-    def run(self, store: Store, context: DetectContext) -> list[Alert]:
-        table = store.arrow(feature_sql(context.site_tz))
-        if table.num_rows < 50:
-            return []  # too little activity to learn what is normal
-        data = table.to_pydict()
+    def features(
+        self, store: Store, site_tz: str
+    ) -> tuple[dict[str, list[Any]], np.ndarray, dict[str, np.ndarray]]:
+        """(raw features per user-day, the matrix of combined robust scores, the scores
+        against the user's own days per feature)."""
+        data = store.arrow(feature_sql(site_tz)).to_pydict()
         users = np.array(data["user_id"], dtype=object)
         groups = np.array(
             [f"{g}|{d}" for g, d in zip(data["peer_group"], data["day"], strict=True)],
             dtype=object,
         )
-        columns, self_z, peer_z = [], {}, {}
+        columns, self_z = [], {}
         for name, (_, floor, _) in FEATURES.items():
             values = np.array(data[name], dtype=float)
             self_z[name] = robust_scores(values, users, floor, min_rows=MIN_OWN_DAYS)
-            peer_z[name] = robust_scores(values, groups, floor, min_rows=1)
+            peer_z = robust_scores(values, groups, floor, min_rows=1)
             # Unusual for both the user and their peers: the smaller of the two scores.
-            combined = np.where(
-                np.isnan(self_z[name]), peer_z[name], np.fmin(self_z[name], peer_z[name])
-            )
+            combined = np.where(np.isnan(self_z[name]), peer_z, np.fmin(self_z[name], peer_z))
             columns.append(np.clip(combined, -20, 50))
-        matrix = np.column_stack(columns)
+        return data, np.column_stack(columns) if columns else np.empty((0, 0)), self_z
+
+    def run(self, store: Store, context: DetectContext) -> list[Alert]:
+        data, matrix, self_z = self.features(store, context.site_tz)
+        if len(data["user_id"]) < 50:
+            return []  # too little activity to learn what is normal
         forest = IsolationForest(
             n_estimators=200, contamination=self.contamination, random_state=0
         ).fit(matrix)

@@ -21,7 +21,6 @@ from blake3 import blake3
 from carewarden.connectors.base import Connector, RetryFile
 from carewarden.errors import CarewardenError
 from carewarden.model import Batch, Rejected
-from carewarden.services.prefetch import prefetch
 from carewarden.store import SourceFile, Store
 from carewarden.store.store import utcnow
 
@@ -211,7 +210,7 @@ def _write_file(
 
     try:
         with store.transaction():
-            for item in coalesce(prefetch(connector.read(path))):
+            for item in coalesce(connector.read(path)):
                 if isinstance(item, Batch):
                     written, skipped = store.write(item.table, item.rows, file_id)
                     outcome.tables[item.table] += written

@@ -226,3 +226,15 @@ def test_after_hours_fires_outside_the_users_working_hours(
     )
     assert rows == [("nurse", None, ["night"])]
     assert "outside their working hours" in _explanation(hospital, "privacy.after_hours")
+
+
+def test_alerts_are_per_site_local_day(hospital: Store, tmp_path: Path) -> None:
+    """Two looks at 17:30 and 18:30 in Chicago fall on two UTC days but one site day: one
+    alert for the site's zone."""
+    add(hospital, tmp_path, "a",
+        access("z1", "nurse", "mother", "2026-03-03T23:30:00Z"),
+        access("z2", "nurse", "mother", "2026-03-04T00:30:00Z"))
+    detect(hospital, site_tz="America/Chicago")
+    assert hospital.query(
+        "SELECT event_ids FROM alert WHERE rule_id = 'privacy.family'"
+    ) == [(["z1", "z2"],)]

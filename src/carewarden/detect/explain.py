@@ -50,8 +50,9 @@ class ExplainSummary:
         return self.explained / self.accesses if self.accesses else 0.0
 
 
-def explanation_sql(policy: PrivacyPolicy) -> str:
+def explanation_sql(policy: PrivacyPolicy, site_tz: str = "UTC") -> str:
     r = policy.relationships
+    tz = site_tz.replace("'", "''")
     services = [
         f"('{category}', '{role.relationship}', {_hours(role.hours_before)}, "
         f"{_days(role.days_after)}, {_hours(role.hours_after)})"
@@ -128,7 +129,8 @@ WITH enc AS MATERIALIZED (
                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS last_explained
     FROM ehr_access a LEFT JOIN best b ON b.aid = a.rowid LEFT JOIN active act ON act.aid = a.rowid
 )
-SELECT event_id, patient_id, user_id, time, action, purpose, purpose_text, workstation,
+SELECT event_id, patient_id, user_id, time, timezone('{tz}', time::TIMESTAMPTZ)::DATE,
+       action, purpose, purpose_text, workstation,
        coalesce(reason, CASE WHEN last_explained >= time - {_days(r.repeat_days)}
                              THEN 'repeat' END) AS reason,
        encounter_id, patient_active
@@ -136,12 +138,14 @@ FROM joined
 """
 
 
-def explain_accesses(store: Store, policy: PrivacyPolicy) -> ExplainSummary:
+def explain_accesses(
+    store: Store, policy: PrivacyPolicy, site_tz: str = "UTC"
+) -> ExplainSummary:
     """Rebuild ``workforce_category`` and ``access_explanation``; return the shares."""
     roles = map_roles(store, policy)
     with store.transaction():
         store.replace_table("workforce_category", roles.categories)
-        store.rebuild_table("access_explanation", explanation_sql(policy))
+        store.rebuild_table("access_explanation", explanation_sql(policy, site_tz))
     summary = ExplainSummary(roles=roles)
     for reason, count in store.query(
         "SELECT coalesce(reason, '(unexplained)'), count(*) FROM access_explanation GROUP BY 1"

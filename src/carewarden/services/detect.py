@@ -22,7 +22,7 @@ def detect(store: Store, *, policy: Path | None = None, site_tz: str = "UTC") ->
     """Rebuild the access explanations under ``policy`` (default: the shipped one), then run
     the rules; alerts already in the store are not added again."""
     loaded = PrivacyPolicy.load(policy)
-    explained = explain_accesses(store, loaded)
+    explained = explain_accesses(store, loaded, site_tz)
     parameters = {**loaded.thresholds, "site_tz": site_tz}
     context = DetectContext(site_tz=site_tz, parameters=parameters)
     alerts = run_detectors(store, [*builtin_detectors(), BehaviourModel()], context)

@@ -188,6 +188,7 @@ MIGRATIONS += (
             patient_id    VARCHAR NOT NULL,
             user_id       VARCHAR NOT NULL,
             time          TIMESTAMP NOT NULL,
+            local_day     DATE NOT NULL,        -- the day at the site (alerts are per site day)
             action        VARCHAR,
             purpose       VARCHAR,              -- as in ehr_access (e.g. ETREAT)
             purpose_text  VARCHAR,              -- the break-the-glass reason, as typed

@@ -1,6 +1,5 @@
 WITH local AS (
-    SELECT x.*, hour(timezone($site_tz, x.time::TIMESTAMPTZ)) AS h,
-           timezone($site_tz, x.time::TIMESTAMPTZ)::DATE AS local_day
+    SELECT x.*, hour(timezone($site_tz, x.time::TIMESTAMPTZ)) AS h
     FROM access_explanation x
 ), habits AS (
     -- the hours of day the user works: any explained access at that hour
@@ -10,7 +9,7 @@ WITH local AS (
     HAVING count(DISTINCT local_day) >= $after_hours_min_days
 )
 -- one user-level alert per (user, day): a night of harvesting is one event, not hundreds
-SELECT l.user_id, NULL::VARCHAR AS patient_id, date_trunc('day', l.time) AS day,
+SELECT l.user_id, NULL::VARCHAR AS patient_id, l.local_day AS day,
        min(l.time) AS first_seen, max(l.time) AS last_seen,
        list(l.event_id ORDER BY l.time) AS event_ids, count(*) AS accesses,
        count(DISTINCT l.patient_id) AS patients,
@@ -21,4 +20,4 @@ JOIN habits hb ON hb.user_id = l.user_id
 WHERE l.reason IS NULL
   AND NOT list_bool_or(list_transform(hb.hours, lambda w:
         least(abs(w - l.h), 24 - abs(w - l.h)) <= $after_hours_margin))
-GROUP BY l.user_id, date_trunc('day', l.time)
+GROUP BY l.user_id, l.local_day

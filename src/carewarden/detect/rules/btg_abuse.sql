@@ -32,11 +32,11 @@ WITH btg AS (
            END AS problem
     FROM btg b LEFT JOIN reuse r ON r.user_id = b.user_id AND r.said = b.said
 )
-SELECT j.user_id, j.patient_id, date_trunc('day', j.time) AS day,
+SELECT j.user_id, j.patient_id, j.local_day AS day,
        min(j.time) AS first_seen, max(j.time) AS last_seen,
        list(j.event_id ORDER BY j.time) AS event_ids, count(*) AS accesses,
        any_value(p.given_name || ' ' || p.family_name) AS patient_name,
        any_value(j.problem) AS problem
 FROM judged j LEFT JOIN patient p ON p.patient_id = j.patient_id
 WHERE j.problem IS NOT NULL
-GROUP BY j.user_id, j.patient_id, date_trunc('day', j.time)
+GROUP BY j.user_id, j.patient_id, j.local_day

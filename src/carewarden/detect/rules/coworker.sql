@@ -13,7 +13,7 @@ WITH employees AS (
     SELECT user_id, list(DISTINCT department_id) AS departments
     FROM workforce_role GROUP BY user_id
 )
-SELECT x.user_id, x.patient_id, date_trunc('day', x.time) AS day,
+SELECT x.user_id, x.patient_id, x.local_day AS day,
        min(x.time) AS first_seen, max(x.time) AS last_seen,
        list(x.event_id ORDER BY x.time) AS event_ids, count(*) AS accesses,
        any_value(p.given_name || ' ' || p.family_name) AS patient_name,
@@ -31,4 +31,4 @@ LEFT JOIN user_departments u ON u.user_id = x.user_id
 WHERE x.reason IS NULL
   AND e.employee_id <> x.user_id
   AND lower(w.family_name) <> lower(p.family_name)
-GROUP BY x.user_id, x.patient_id, date_trunc('day', x.time)
+GROUP BY x.user_id, x.patient_id, x.local_day

@@ -1,4 +1,4 @@
-SELECT a.user_id, a.patient_id, date_trunc('day', a.time) AS day,
+SELECT a.user_id, a.patient_id, a.local_day AS day,
        min(a.time) AS first_seen, max(a.time) AS last_seen,
        list(a.event_id ORDER BY a.time) AS event_ids, count(*) AS accesses,
        any_value(p.given_name || ' ' || p.family_name) AS patient_name,

@@ -1,6 +1,6 @@
 -- Unexplained accesses where the patient is the user's relative or household member.
 WITH pairs AS (
-    SELECT x.event_id, x.user_id, x.patient_id, x.time,
+    SELECT x.event_id, x.user_id, x.patient_id, x.time, x.local_day,
            w.given_name || ' ' || w.family_name AS user_full_name,
            p.given_name || ' ' || p.family_name AS patient_name,
            lower(w.family_name) = lower(p.family_name) AS same_surname,
@@ -27,7 +27,7 @@ WITH pairs AS (
     JOIN patient p ON p.patient_id = x.patient_id
     WHERE x.reason IS NULL
 )
-SELECT user_id, patient_id, date_trunc('day', time) AS day,
+SELECT user_id, patient_id, local_day AS day,
        min(time) AS first_seen, max(time) AS last_seen,
        list(event_id ORDER BY time) AS event_ids, count(*) AS accesses,
        any_value(patient_name) AS patient_name,

@@ -1,6 +1,6 @@
 -- Street: the first address line without its house number; building: with it.
 WITH homes AS (
-    SELECT x.event_id, x.user_id, x.patient_id, x.time,
+    SELECT x.event_id, x.user_id, x.patient_id, x.time, x.local_day,
            p.given_name || ' ' || p.family_name AS patient_name,
            split_part(p.address_line, ',', 1) AS patient_street,
            lower(trim(split_part(w.address_line, ',', 1))) AS user_building,
@@ -16,7 +16,7 @@ WITH homes AS (
     JOIN patient p ON p.patient_id = x.patient_id
     WHERE x.reason IS NULL AND w.address_line IS NOT NULL AND p.address_line IS NOT NULL
 )
-SELECT user_id, patient_id, date_trunc('day', time) AS day,
+SELECT user_id, patient_id, local_day AS day,
        min(time) AS first_seen, max(time) AS last_seen,
        list(event_id ORDER BY time) AS event_ids, count(*) AS accesses,
        any_value(patient_name) AS patient_name, any_value(patient_street) AS patient_street,

@@ -1,6 +1,6 @@
 -- One user-level alert per user and data window; its key day is the last drip day.
 WITH days AS (
-    SELECT user_id, date_trunc('day', time) AS day, count(DISTINCT patient_id) AS patients
+    SELECT user_id, local_day AS day, count(DISTINCT patient_id) AS patients
     FROM access_explanation
     WHERE reason IS NULL AND NOT patient_active
     GROUP BY ALL
@@ -18,7 +18,7 @@ SELECT x.user_id, NULL::VARCHAR AS patient_id, any_value(u.last_day) AS day,
        any_value(u.per_day) AS per_day, any_value(u.first_day) AS first_day,
        any_value(u.last_day) AS last_day
 FROM access_explanation x
-JOIN days d ON d.user_id = x.user_id AND d.day = date_trunc('day', x.time)
+JOIN days d ON d.user_id = x.user_id AND d.day = x.local_day
 JOIN users u ON u.user_id = x.user_id
 WHERE x.reason IS NULL AND NOT x.patient_active
 GROUP BY x.user_id

@@ -3,7 +3,7 @@ WITH employment AS (
            CASE WHEN count(*) = count(period_end) THEN max(period_end) END AS ended
     FROM workforce_role GROUP BY user_id
 )
-SELECT a.user_id, a.patient_id, date_trunc('day', a.time) AS day,
+SELECT a.user_id, a.patient_id, a.local_day AS day,
        min(a.time) AS first_seen, max(a.time) AS last_seen,
        list(a.event_id ORDER BY a.time) AS event_ids, count(*) AS accesses,
        any_value(p.given_name || ' ' || p.family_name) AS patient_name,
@@ -11,7 +11,7 @@ SELECT a.user_id, a.patient_id, date_trunc('day', a.time) AS day,
        -- the last moment employed (the end is exclusive), or the first
        any_value(CASE WHEN a.time > e.ended THEN e.ended - INTERVAL 1 MICROSECOND
                       ELSE e.started END) AS boundary
-FROM ehr_access a
+FROM access_explanation a
 JOIN employment e ON e.user_id = a.user_id
 LEFT JOIN patient p ON p.patient_id = a.patient_id
 WHERE a.time > e.ended OR a.time < e.started

@@ -1,4 +1,4 @@
-SELECT x.user_id, x.patient_id, date_trunc('day', x.time) AS day,
+SELECT x.user_id, x.patient_id, x.local_day AS day,
        min(x.time) AS first_seen, max(x.time) AS last_seen,
        list(x.event_id ORDER BY x.time) AS event_ids, count(*) AS accesses,
        any_value(p.given_name || ' ' || p.family_name) AS patient_name,
@@ -11,4 +11,4 @@ FROM access_explanation x
 JOIN patient p ON p.patient_id = x.patient_id
 WHERE x.reason IS NULL
   AND (list_contains(p.confidentiality, 'R') OR list_contains(p.confidentiality, 'V'))
-GROUP BY x.user_id, x.patient_id, date_trunc('day', x.time)
+GROUP BY x.user_id, x.patient_id, x.local_day

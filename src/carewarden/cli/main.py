@@ -446,13 +446,11 @@ def demo(
     console.print(by_rule)
     render_explained(result.detect.explained)
     users = Table(title="privacy cases: top users by risk", show_edge=False)
-    for column in ("user", "name", "role", "risk", "alerts", "patients", "days", "rules"):
-        users.add_column(column)
+    for column in ("user", "risk", "alerts", "patients", "days", "rules"):
+        users.add_column(column, justify="left" if column in ("user", "rules") else "right")
     for u in figures.top_users:
         users.add_row(
-            u.user_id,
-            u.name,
-            u.role,
+            f"{u.name} ({u.user_id})",
             str(u.risk),
             str(u.alerts),
             str(u.patients),

@@ -13,9 +13,8 @@ from carewarden.store import SourceFile, Store
 class UserRisk:
     """A user's alerts rolled up into one case for the privacy officer.
 
-    ``risk`` (0-100) combines the alert scores as independent evidence (100 x (1 - product of
-    (1 - score/100))), so several alerts outrank one, and repeat offending on several days
-    ranks first among equals."""
+    ``risk`` (0-100): the user's highest alert score, plus 5 for each other kind of
+    violation and 3 for each other day with an alert, so repeat offenders rank first."""
 
     user_id: str
     name: str
@@ -61,7 +60,8 @@ def overview(store: Store, *, top: int = 10) -> Overview:
         """
         WITH per_user AS (
             SELECT user_id, count(*) AS alerts,
-                   100 * (1 - exp(sum(ln(greatest(1e-9, 1 - least(score, 99.9) / 100)))))
+                   least(100, max(score) + 5 * (count(DISTINCT rule_id) - 1)
+                              + 3 * (count(DISTINCT date_trunc('day', first_seen)) - 1))
                        AS risk,
                    list(DISTINCT rule_id ORDER BY rule_id) AS rules,
                    count(DISTINCT patient_id) AS patients,

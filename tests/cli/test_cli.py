@@ -127,3 +127,18 @@ def test_version() -> None:
     """--version prints the version."""
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0 and result.output.startswith("carewarden ")
+
+
+def test_the_site_time_zone_is_kept_by_the_store(tmp_path: Path, data: Path) -> None:
+    """The first detect records the site's zone; detecting again without --tz uses it and adds
+    no alert; another --tz is refused (exit 2) instead of repeating alerts per other days."""
+    store = str(tmp_path / "s")
+    runner.invoke(app, ["ingest", "fhir", str(data / "fhir" / "export"), "--store", store, "-q"])
+    first = runner.invoke(app, ["detect", "--store", store, "--tz", "America/Chicago", "-q"])
+    assert first.exit_code == 0
+    again = runner.invoke(app, ["detect", "--store", store])
+    assert again.exit_code == 0 and "0 new alerts" in again.output
+    other = runner.invoke(app, ["detect", "--store", store, "--tz", "Asia/Tokyo"])
+    assert other.exit_code == 2 and "America/Chicago" in other.output
+    bad = runner.invoke(app, ["detect", "--store", str(tmp_path / "t"), "--tz", "Foo/Bar"])
+    assert bad.exit_code == 2 and "unknown time zone" in bad.output

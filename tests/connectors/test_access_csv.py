@@ -166,3 +166,31 @@ def test_a_row_the_strict_parser_cannot_frame_is_read_leniently(
     assert summary.total("duplicates") == 0
     lines = [r[0] for r in store.query("SELECT line FROM quarantine ORDER BY line")]
     assert lines and len(lines) == len(set(lines)) and min(lines) == 3
+
+
+def test_an_empty_id_falls_back_to_the_content_hash(store: Store, tmp_path: Path) -> None:
+    """A row whose id cell is empty still lands (identified by its content), with the rest."""
+    path = tmp_path / "ids.csv"
+    path.write_text(
+        "event_id,access_time,user_id,patient_id,action,workstation,purpose,reason\n"
+        "e1,2026-03-02 08:00:00,u1,p1,read,ws,TREAT,\n"
+        ",2026-03-02 08:05:00,u1,p2,read,ws,TREAT,\n"
+    )
+    mapping = AccessCsvMapping.load(Path("synthetic")).with_timezone("UTC")
+    summary = ingest(store, AccessCsvConnector(mapping), [path])
+    assert summary.files[0].status == "ingested" and summary.tables["ehr_access"] == 2
+    ids = sorted(str(r[0]) for r in store.query("SELECT event_id FROM ehr_access"))
+    assert ids[0] != "" and "e1" in ids
+
+
+def test_file_names_duckdb_would_expand_are_refused(store: Store, tmp_path: Path) -> None:
+    """A file named like a pattern (a*.csv) fails alone with a clear message; a file it would
+    have matched is not read in its place."""
+    header = "event_id,access_time,user_id,patient_id,action,workstation,purpose,reason\n"
+    (tmp_path / "ab.csv").write_text(header + "x1,2026-03-02 08:00:00,u1,p1,read,ws,TREAT,\n")
+    odd = tmp_path / "a*.csv"
+    odd.write_text(header + "y1,2026-03-02 08:00:00,u1,p1,read,ws,TREAT,\n")
+    mapping = AccessCsvMapping.load(Path("synthetic")).with_timezone("UTC")
+    summary = ingest(store, AccessCsvConnector(mapping), [odd])
+    assert summary.failed and "rename the file" in str(summary.failed[0].error)
+    assert store.query("SELECT count(*) FROM ehr_access") == [(0,)]

@@ -50,6 +50,8 @@ def _expected(data: bytes) -> list[tuple[int, int, bytes]]:
     limit=st.integers(min_value=1, max_value=50),
 )
 @example(data=b"a\nbb\n", block=1, limit=1)
+@example(data=b"\x00" * 13 + b"\r", block=1, limit=13)
+@example(data=b"\x00" * 12 + b"\x80\r", block=1, limit=13)
 @example(data=b"x" * 100 + b"\nok", block=7, limit=10)
 def test_framing_matches_a_plain_split(data: bytes, block: int, limit: int) -> None:
     """Whatever the bytes, block size and line limit: each line appears exactly once, either as

@@ -421,3 +421,44 @@ def test_dates_and_offsetless_times_use_the_source_time_zone(tmp_path: Path) -> 
         assert rows["workforce_role"]["period_start"] == dt.datetime(2026, 3, 1, 6, 0)
         assert rows["workforce_role"]["period_end"] == dt.datetime(2026, 3, 6, 6, 0)
         assert rows["ehr_access"]["time"] == dt.datetime(2026, 3, 6, 2, 45)
+
+
+def test_absolute_patient_references_are_kept_on_every_path(tmp_path: Path) -> None:
+    """Clean AuditEvents that name the patient by absolute or versioned URL are not dropped:
+    the fast path hands them to the exact path."""
+    path = tmp_path / "AuditEvent.ndjson"
+    path.write_bytes(
+        _event(id="abs", entity=[{"what": {"reference": "https://ehr.example/fhir/Patient/p9"}}])
+        + b"\n"
+        + _event(
+            id="both",
+            entity=[
+                {"what": {"reference": "Patient/p1"}},
+                {"what": {"reference": "Patient/p2/_history/4"}},
+            ],
+        )
+        + b"\n"
+    )
+    batches, rejects = _lines(FhirConnector(), path)
+    rows = sorted((r["event_id"], r["patient_id"]) for b in batches for r in b.rows.to_pylist())
+    assert rows == [("abs", "p9"), ("both", "p1"), ("both", "p2")]
+    assert rejects == []
+
+
+def test_an_open_ended_far_future_period_is_open(store: Store, tmp_path: Path) -> None:
+    """Period.end 9999-12-31 (an HR feed's "until further notice") is stored as open."""
+    path = tmp_path / "PractitionerRole.ndjson"
+    path.write_text(
+        json.dumps(
+            {
+                "resourceType": "PractitionerRole",
+                "id": "r1",
+                "practitioner": {"reference": "Practitioner/u1"},
+                "period": {"start": "2020-01-01", "end": "9999-12-31"},
+            }
+        )
+        + "\n"
+    )
+    summary = ingest(store, FhirConnector(), [path])
+    assert summary.total("quarantined") == 0 and not summary.failed
+    assert store.query("SELECT period_end FROM workforce_role") == [(None,)]

@@ -149,3 +149,19 @@ def test_invalid_policy_is_refused(tmp_path: Path) -> None:
     path.write_text("service_roles:\n  pharmacist: {relationship: whenever}\n")
     with pytest.raises(ConfigError, match="relationship"):
         PrivacyPolicy.load(path)
+
+
+def test_a_role_explains_only_while_it_is_held(hospital: Store, tmp_path: Path) -> None:
+    """A pharmacist who left the pharmacy for IT is no longer explained by the pharmacy role."""
+    add(
+        hospital, tmp_path, "moved",
+        role("r-pharm", "pharm", "pharm", "pharmacist", end="2026-03-02"),
+        role("r-pharm-it", "pharm", "it", text="EHR application analyst", system="",
+             start="2026-03-03"),
+        access("before", "pharm", "pat", "2026-03-02T10:00:00Z"),
+        access("after", "pharm", "pat", "2026-03-04T10:00:00Z"),
+    )
+    explain_accesses(hospital, PrivacyPolicy.load())
+    reasons = _reasons(hospital)
+    assert reasons["before"] == "pharmacist"
+    assert reasons["after"] in (None, "repeat")

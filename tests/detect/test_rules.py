@@ -156,3 +156,18 @@ def test_invalid_rule_headers_are_refused(tmp_path: Path) -> None:
     (tmp_path / "s.yaml").write_text("id: t\ntitle: T\nseverity: low\nscore: 1\nexplanation: x\n")
     with pytest.raises(ConfigError, match="sql file is missing"):
         SqlRule.load(tmp_path / "s.yaml")
+
+
+def test_a_role_without_a_start_date_is_not_a_late_start(hospital: Store, tmp_path: Path) -> None:
+    """A current role with no start date plus a new role starting later: accesses in between
+    are not "before employment began"."""
+    _add(
+        hospital, tmp_path, "roles",
+        {"resourceType": "PractitionerRole", "id": "r-a",
+         "practitioner": {"reference": "Practitioner/pr-new"}},
+        {"resourceType": "PractitionerRole", "id": "r-b",
+         "practitioner": {"reference": "Practitioner/pr-new"}, "period": {"start": "2026-04-01"}},
+        _access("x4", "pr-new", "pt-maria", "2026-03-03T12:00:00Z"),
+    )
+    detect(hospital)
+    assert [a["user_id"] for a in _alerts(hospital, "privacy.terminated_account")] == ["pr-gone"]

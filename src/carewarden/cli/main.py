@@ -157,7 +157,14 @@ def synth(
 @app.command()
 def detect(
     store: StoreOption = None,
-    tz: Annotated[str, typer.Option("--tz", help="Site time zone for explanations.")] = "UTC",
+    tz: Annotated[
+        str | None,
+        typer.Option(
+            "--tz",
+            help="The site's time zone (IANA), recorded in the store on first use "
+            "(default UTC); alerts are per site day.",
+        ),
+    ] = None,
     policy: Annotated[
         Path | None,
         typer.Option("--policy", help="Privacy policy YAML (default: the shipped policy)."),
@@ -277,7 +284,7 @@ def _investigate(
     kind: Literal["user", "patient"],
     subject_id: str,
     store: Path | None,
-    tz: str,
+    tz: str | None,
     since: str | None,
     until: str | None,
     limit: int,
@@ -287,6 +294,9 @@ def _investigate(
 
     if format not in ("table", "jsonl"):
         fail("--format must be table or jsonl", EXIT_USAGE)
+    if tz is None:
+        with open_store(store, read_only=True) as opened:
+            tz = opened.setting("site_tz") or "UTC"
     try:
         zone = ZoneInfo(tz)
         bounds = [
@@ -351,7 +361,10 @@ def _investigate(
     console.print(f"{found.total:,} access(es){more}")
 
 
-TzOption = Annotated[str, typer.Option("--tz", help="Time zone to show times in.")]
+TzOption = Annotated[
+    str | None,
+    typer.Option("--tz", help="Time zone to show times in (default: the site's, else UTC)."),
+]
 SinceOption = Annotated[
     str | None, typer.Option("--since", help="From this local time (ISO), e.g. 2026-03-01.")
 ]
@@ -364,7 +377,7 @@ FormatOption = Annotated[str, typer.Option("--format", help="table or jsonl.")]
 def investigate_user(
     user_id: Annotated[str, typer.Argument(help="The user id (FHIR Practitioner id).")],
     store: StoreOption = None,
-    tz: TzOption = "UTC",
+    tz: TzOption = None,
     since: SinceOption = None,
     until: UntilOption = None,
     limit: LimitOption = 500,
@@ -378,7 +391,7 @@ def investigate_user(
 def investigate_patient(
     patient_id: Annotated[str, typer.Argument(help="The patient id (FHIR Patient id).")],
     store: StoreOption = None,
-    tz: TzOption = "UTC",
+    tz: TzOption = None,
     since: SinceOption = None,
     until: UntilOption = None,
     limit: LimitOption = 500,

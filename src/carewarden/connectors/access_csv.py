@@ -100,8 +100,8 @@ class AccessCsvMapping(BaseModel):
         normalized = value.lower().replace("_", "-")
         aliases = {"utf8": "utf-8", "latin1": "latin-1", "iso-8859-1": "latin-1"}
         normalized = aliases.get(normalized, normalized)
-        if normalized not in ("utf-8", "utf-16", "latin-1"):
-            raise ValueError("encoding must be utf-8, utf-16 or latin-1")
+        if normalized not in ("utf-8", "latin-1"):
+            raise ValueError("encoding must be utf-8 or latin-1")
         return normalized
 
     def with_timezone(self, timezone: str) -> AccessCsvMapping:
@@ -159,7 +159,7 @@ class AccessCsvConnector:
     def _header(self, path: Path) -> list[str]:
         with open_binary(path) as stream:
             first = stream.readline(MAX_RECORD_BYTES)
-        encoding = {"utf-8": "utf-8-sig", "latin-1": "latin-1", "utf-16": "utf-16"}
+        encoding = {"utf-8": "utf-8-sig", "latin-1": "latin-1"}
         try:
             text = first.decode(encoding[self.mapping.encoding])
         except UnicodeDecodeError:
@@ -216,8 +216,10 @@ class AccessCsvConnector:
             if action_cases
             else f"coalesce({raw_action}, {_lit(m.default_action)})"
         )
+        content_id = "md5(concat_ws('|', _t, _u, _p, _a, _w))"
+        # An empty id in an id column falls back to the content hash, like a file without one.
         event_id = (
-            col("event_id") if "event_id" in wanted else "md5(concat_ws('|', _t, _u, _p, _a, _w))"
+            f"coalesce({col('event_id')}, {content_id})" if "event_id" in wanted else content_id
         )
         rejects = "_rejects_again" if only_bad else "_rejects"
         return f"""
@@ -242,6 +244,11 @@ class AccessCsvConnector:
         """
 
     def read(self, path: Path) -> Iterator[Batch | Rejected]:
+        if any(c in str(path) for c in "*?[]{}"):
+            # DuckDB would expand them as a pattern and read other files too.
+            raise SourceError(
+                "file names with * ? [ ] { } cannot be read; rename the file", path=str(path)
+            )
         header = self._header(path)
         strict = path not in self._lenient
         query = self._query(path, header, strict)

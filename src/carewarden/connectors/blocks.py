@@ -124,7 +124,8 @@ def _block(
     lengths = ends - starts
     buffer = np.frombuffer(data, dtype=np.uint8, count=complete)
     has_lf = buffer[ends - 1] == 10
-    has_cr = has_lf & (lengths >= 2) & (buffer[np.maximum(ends - 2, 0)] == 13)
+    before_lf = ends - 1 - has_lf  # where a \r ending the line would be
+    has_cr = (lengths - has_lf >= 1) & (buffer[np.maximum(before_lf, 0)] == 13)
     content = lengths - has_lf - has_cr  # the record without its line ending
     valid = content <= max_line_bytes
     rejected = [

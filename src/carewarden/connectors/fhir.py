@@ -165,6 +165,8 @@ def _period(
     if parsed is None:
         return start, None
     end, precision = parsed
+    if end.year >= 9999:
+        return start, None  # "until further notice", as HR feeds write an open end
     if precision == "day":
         end += dt.timedelta(days=1)
     elif precision == "month":
@@ -593,7 +595,13 @@ class FhirConnector:
 
     # -- NDJSON ------------------------------------------------------------------------------
     def _read_ndjson(self, path: Path) -> Iterator[Batch | Rejected]:
-        if self.fast_path and path not in self._line_by_line and _holds_audit_events(path):
+        whole_file = not any(c in str(path) for c in "*?[]{}")  # DuckDB would glob them
+        if (
+            self.fast_path
+            and whole_file
+            and path not in self._line_by_line
+            and _holds_audit_events(path)
+        ):
             yield from self._read_whole_file(path)
             return
         buffers = _Buffers()
@@ -710,7 +718,7 @@ class FhirConnector:
             rows = extractor(resource, self.zone)
         except RecordError as exc:
             return str(exc)
-        except (TypeError, ValueError, AttributeError, IndexError, KeyError) as exc:
+        except (TypeError, ValueError, AttributeError, IndexError, KeyError, OverflowError) as exc:
             return f"{rtype}: malformed resource ({type(exc).__name__}: {exc})"
         if not rows:
             self.ignored[f"{rtype} without a patient"] += 1

@@ -116,7 +116,11 @@ WITH parsed AS MATERIALIZED ({source}
 )
 SELECT idx,
        CASE WHEN r.resourceType IS DISTINCT FROM 'AuditEvent' OR coalesce(r.id, '') = ''
-                 OR recorded IS NULL OR agent IS NULL THEN 'bad'
+                 OR recorded IS NULL OR agent IS NULL
+                 -- a Patient reference in another form (absolute URL, versioned): Python path
+                 OR list_bool_or(list_transform(r.entity, lambda e:
+                        contains(e.what.reference, 'Patient/')
+                        AND NOT {_is_ref("e.what.reference", "Patient")})) THEN 'bad'
             WHEN coalesce(len(patients), 0) = 0 THEN 'no_patient'
             ELSE 'ok' END AS status,
        r.id AS event_id,
@@ -183,8 +187,10 @@ class AuditEventSql:
                 ok = pc.equal(status, "ok")
                 skipped = len(found) - pc.sum(ok).as_py() if len(found) else 0
                 yield to_access_rows(found.filter(ok)), int(skipped or 0)
-        except (duckdb.Error, OSError, pa.ArrowException) as exc:
-            raise UnclearFile(str(exc)) from None
+        except UnclearFile:
+            raise
+        except Exception as exc:  # any failure here: the exact path decides
+            raise UnclearFile(f"{type(exc).__name__}: {exc}") from None
 
     def extract(self, texts: pa.Array) -> tuple[pa.Table, pa.Array]:
         """Rows for ``ehr_access`` from the lines it accepts, and the indices of the others."""

@@ -83,10 +83,12 @@ WITH enc AS MATERIALIZED (
            coalesce(m.period_end, ct.period_end, {FOREVER}) + {_days(r.participant_days_after)}
     FROM care_team_member m JOIN care_team ct USING (care_team_id)
 ), user_departments AS (
-    SELECT DISTINCT user_id, department_id FROM workforce_category
-    WHERE department_id IS NOT NULL
+    SELECT user_id, department_id, coalesce(period_start, {LONG_AGO}) AS held_from,
+           coalesce(period_end, {FOREVER}) AS held_until
+    FROM workforce_category WHERE department_id IS NOT NULL
 ), user_services AS (
-    SELECT DISTINCT c.user_id, sr.*
+    SELECT c.user_id, coalesce(c.period_start, {LONG_AGO}) AS held_from,
+           coalesce(c.period_end, {FOREVER}) AS held_until, sr.*
     FROM workforce_category c JOIN ({service_values}) sr ON sr.category = c.category
 ), found AS (
     SELECT a.rowid AS aid, l.rank, l.reason, l.encounter_id
@@ -99,6 +101,7 @@ WITH enc AS MATERIALIZED (
     JOIN enc en ON en.patient_id = a.patient_id AND en.department_id = u.department_id
     WHERE a.time BETWEEN en.s - {_hours(r.department_hours_before)}
                      AND en.e + {_days(r.department_days_after)}
+      AND a.time BETWEEN u.held_from AND u.held_until  -- only while the user held that role
     UNION ALL
     SELECT a.rowid, 4, 'emergency', en.encounter_id
     FROM ehr_access a JOIN enc en ON en.patient_id = a.patient_id AND en.class_code = 'EMER'
@@ -110,7 +113,8 @@ WITH enc AS MATERIALIZED (
     FROM ehr_access a
     JOIN user_services sv ON sv.user_id = a.user_id
     JOIN enc en ON en.patient_id = a.patient_id
-    WHERE CASE sv.relationship
+    WHERE a.time BETWEEN sv.held_from AND sv.held_until
+      AND CASE sv.relationship
             WHEN 'at_admission' THEN a.time BETWEEN en.s - sv.before AND en.s + sv.after_start
             ELSE a.time BETWEEN en.s - sv.before AND en.e + sv.after END
 ), best AS (
@@ -138,9 +142,7 @@ FROM joined
 """
 
 
-def explain_accesses(
-    store: Store, policy: PrivacyPolicy, site_tz: str = "UTC"
-) -> ExplainSummary:
+def explain_accesses(store: Store, policy: PrivacyPolicy, site_tz: str = "UTC") -> ExplainSummary:
     """Rebuild ``workforce_category`` and ``access_explanation``; return the shares."""
     roles = map_roles(store, policy)
     with store.transaction():

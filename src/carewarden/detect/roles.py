@@ -32,8 +32,12 @@ def categorize(
     if system and code and f"{system}|{code}" in policy.role_codes:
         return policy.role_codes[f"{system}|{code}"], "code"
     patterns = policy.word_patterns()
-    for how, text in (("words", display), ("words", code), ("specialty", specialty),
-                      ("department", department)):
+    for how, text in (
+        ("words", display),
+        ("words", code),
+        ("specialty", specialty),
+        ("department", department),
+    ):
         if not text:
             continue
         lowered = text.lower()
@@ -54,17 +58,22 @@ def map_roles(store: Store, policy: PrivacyPolicy) -> RoleMapping:
     )
     mapping = RoleMapping(categories=pa.table({}))
     out: dict[str, list[object]] = {
-        k: [] for k in ("user_id", "role_id", "category", "department_id", "period_start",
-                        "period_end")
+        k: []
+        for k in ("user_id", "role_id", "category", "department_id", "period_start", "period_end")
     }
     for user, role, system, code, display, specialty, dept_name, dept, start, end in rows:
         category, how = categorize(policy, system, code, display, specialty, dept_name)
         mapping.matched_by[how] += 1
         if how == "unmapped":
             mapping.unmapped[(system or "", code or "", display or "")] += 1
-        for key, value in (("user_id", user), ("role_id", role), ("category", category),
-                           ("department_id", dept), ("period_start", start),
-                           ("period_end", end)):
+        for key, value in (
+            ("user_id", user),
+            ("role_id", role),
+            ("category", category),
+            ("department_id", dept),
+            ("period_start", start),
+            ("period_end", end),
+        ):
             out[key].append(value)
     mapping.categories = pa.table(
         {

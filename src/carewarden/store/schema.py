@@ -218,6 +218,20 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        4,
+        "site settings (the site's time zone)",
+        """
+        CREATE TABLE site_setting (
+            key         VARCHAR PRIMARY KEY,
+            value       VARCHAR NOT NULL,
+            updated_at  TIMESTAMP NOT NULL
+        );
+        """,
+    ),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version
 
 # Tables whose row counts `carewarden status` reports, in display order.

@@ -354,6 +354,13 @@ class Store:
         self._exec(f"DELETE FROM {table}")
         return int(self._exec(f"INSERT INTO {table} {select_sql}")[0][0])
 
+    def setting(self, key: str) -> str | None:
+        found = self._exec("SELECT value FROM site_setting WHERE key = ?", [key])
+        return str(found[0][0]) if found else None
+
+    def set_setting(self, key: str, value: str) -> None:
+        self._exec("INSERT OR REPLACE INTO site_setting VALUES (?, ?, ?)", [key, value, utcnow()])
+
     def save_model(self, model: pa.Table) -> None:
         """Record a fitted model (columns name, version, features, rows, blob)."""
         self.con.register("_model", model)
@@ -364,6 +371,11 @@ class Store:
             )
         finally:
             self.con.unregister("_model")
+        # Keep the last few versions of each model, for comparison and audit; not all of them.
+        self._exec(
+            "DELETE FROM model WHERE rowid IN (SELECT rowid FROM model QUALIFY "
+            "row_number() OVER (PARTITION BY name ORDER BY created_at DESC) > 5)"
+        )
 
     def add_alerts(self, alerts: pa.Table) -> int:
         """Insert alerts whose ``alert_id`` is new; return how many were added."""

@@ -1,5 +1,6 @@
 WITH employment AS (
-    SELECT user_id, min(period_start) AS started,
+    SELECT user_id,
+           CASE WHEN count(*) = count(period_start) THEN min(period_start) END AS started,
            CASE WHEN count(*) = count(period_end) THEN max(period_end) END AS ended
     FROM workforce_role GROUP BY user_id
 )

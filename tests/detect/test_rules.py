@@ -162,12 +162,42 @@ def test_a_role_without_a_start_date_is_not_a_late_start(hospital: Store, tmp_pa
     """A current role with no start date plus a new role starting later: accesses in between
     are not "before employment began"."""
     _add(
-        hospital, tmp_path, "roles",
-        {"resourceType": "PractitionerRole", "id": "r-a",
-         "practitioner": {"reference": "Practitioner/pr-new"}},
-        {"resourceType": "PractitionerRole", "id": "r-b",
-         "practitioner": {"reference": "Practitioner/pr-new"}, "period": {"start": "2026-04-01"}},
+        hospital,
+        tmp_path,
+        "roles",
+        {
+            "resourceType": "PractitionerRole",
+            "id": "r-a",
+            "practitioner": {"reference": "Practitioner/pr-new"},
+        },
+        {
+            "resourceType": "PractitionerRole",
+            "id": "r-b",
+            "practitioner": {"reference": "Practitioner/pr-new"},
+            "period": {"start": "2026-04-01"},
+        },
         _access("x4", "pr-new", "pt-maria", "2026-03-03T12:00:00Z"),
     )
     detect(hospital)
     assert [a["user_id"] for a in _alerts(hospital, "privacy.terminated_account")] == ["pr-gone"]
+
+
+def test_new_evidence_updates_an_alert_instead_of_repeating_it(
+    hospital: Store, tmp_path: Path
+) -> None:
+    """A later export that adds an access to the same (rule, user, patient, day) extends the
+    stored alert's evidence; no second alert appears."""
+    detect(hospital)
+    before = hospital.query(
+        "SELECT alert_id, event_ids FROM alert WHERE rule_id = 'privacy.self_access'"
+    )
+    _add(
+        hospital, tmp_path, "more", _access("ae-5", "pr-alvarez", "pt-self", "2026-03-04T11:00:00Z")
+    )
+    second = detect(hospital)
+    after = hospital.query(
+        "SELECT alert_id, event_ids FROM alert WHERE rule_id = 'privacy.self_access'"
+    )
+    assert second.alerts.new_alerts == 0
+    assert [a for a, _ in after] == [a for a, _ in before]
+    assert after[0][1] == ["ae-4", "ae-5"]

@@ -378,12 +378,27 @@ class Store:
         )
 
     def add_alerts(self, alerts: pa.Table) -> int:
-        """Insert alerts whose ``alert_id`` is new; return how many were added."""
+        """Insert alerts whose ``alert_id`` is new; return how many were added.
+
+        An alert already stored keeps its id, status and creation time, but takes the new
+        evidence when later data added some (more events, a later last_seen, a new score and
+        explanation): new data adds to an alert instead of repeating it."""
         if alerts.num_rows == 0:
             return 0
         cols = ", ".join(alerts.column_names)
         self.con.register("_alerts", alerts)
         try:
+            self._exec(
+                """
+                UPDATE alert SET event_ids = n.event_ids, last_seen = n.last_seen,
+                                 first_seen = n.first_seen, score = n.score,
+                                 severity = n.severity, explanation = n.explanation
+                FROM (SELECT DISTINCT ON (alert_id) * FROM _alerts) n
+                WHERE alert.alert_id = n.alert_id
+                  AND (alert.event_ids <> n.event_ids OR alert.score <> n.score
+                       OR alert.explanation <> n.explanation)
+                """
+            )
             added = self._exec(
                 f"INSERT INTO alert ({cols}, status, created_at) "
                 f"SELECT DISTINCT ON (alert_id) {cols}, 'open', ? FROM _alerts "

@@ -1,4 +1,4 @@
--- One user-level alert per user and data window; its key day is the last drip day.
+-- One user-level alert per user, keyed on the first drip day: later drip days add to it.
 WITH days AS (
     SELECT user_id, local_day AS day, count(DISTINCT patient_id) AS patients
     FROM access_explanation
@@ -11,7 +11,7 @@ WITH days AS (
     FROM days GROUP BY user_id
     HAVING count(*) >= $slow_drip_min_days
 )
-SELECT x.user_id, NULL::VARCHAR AS patient_id, any_value(u.last_day) AS day,
+SELECT x.user_id, NULL::VARCHAR AS patient_id, any_value(u.first_day) AS day,
        min(x.time) AS first_seen, max(x.time) AS last_seen,
        list(x.event_id ORDER BY x.time) AS event_ids,
        count(DISTINCT x.patient_id) AS patients, any_value(u.days) AS days,

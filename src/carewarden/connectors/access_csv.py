@@ -26,9 +26,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from carewarden.config import load_yaml_model
 from carewarden.connectors.base import MAX_RECORD_BYTES, RetryFile, open_binary, walk
 from carewarden.errors import ConfigError, SourceError
 from carewarden.model import Batch, Rejected, preview
@@ -117,19 +117,7 @@ class AccessCsvMapping(BaseModel):
         """Load a mapping file, or a built-in one by name (``synthetic``, ``epic``)."""
         if not path.exists() and (MAPPINGS_DIR / f"{path.name}.yaml").exists():
             path = MAPPINGS_DIR / f"{path.name}.yaml"
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError("mapping file not found", path=str(path)) from None
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"not valid YAML: {exc}", path=str(path)) from None
-        try:
-            return cls.model_validate(data)
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()
-            )
-            raise ConfigError(problems, path=str(path)) from None
+        return load_yaml_model(cls, path, "mapping")
 
 
 def _ident(name: str) -> str:

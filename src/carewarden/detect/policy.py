@@ -10,26 +10,12 @@ import re
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from carewarden.errors import ConfigError
+from carewarden.config import load_yaml_model
 
 DEFAULT_POLICY = Path(__file__).parent / "privacy_policy.yaml"
 
-CATEGORIES = (
-    "physician",
-    "nurse",
-    "pharmacist",
-    "laboratory",
-    "radiology",
-    "transport",
-    "billing",
-    "him",
-    "registration",
-    "it",
-    "other",
-)
 Category = Literal[
     "physician",
     "nurse",
@@ -80,20 +66,7 @@ class PrivacyPolicy(BaseModel):
 
     @classmethod
     def load(cls, path: Path | None = None) -> PrivacyPolicy:
-        source = path or DEFAULT_POLICY
-        try:
-            data = yaml.safe_load(source.read_text("utf-8")) or {}
-        except FileNotFoundError:
-            raise ConfigError("policy file not found", path=str(source)) from None
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"not valid YAML: {exc}", path=str(source)) from None
-        try:
-            return cls.model_validate(data)
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()
-            )
-            raise ConfigError(problems, path=str(source)) from None
+        return load_yaml_model(cls, path or DEFAULT_POLICY, "policy")
 
     def word_patterns(self) -> list[tuple[Category, re.Pattern[str]]]:
         """(category, pattern) in file order: words match at the start of a word."""

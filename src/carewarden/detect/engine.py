@@ -20,9 +20,9 @@ from typing import Any, ClassVar, Protocol
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
+from carewarden.config import load_yaml_model
 from carewarden.errors import ConfigError
 from carewarden.store import Store
 
@@ -104,10 +104,7 @@ class SqlRule:
     @classmethod
     def load(cls, yaml_path: Path) -> SqlRule:
         sql_path = yaml_path.with_suffix(".sql")
-        try:
-            header = RuleHeader.model_validate(yaml.safe_load(yaml_path.read_text("utf-8")))
-        except (yaml.YAMLError, ValidationError) as exc:
-            raise ConfigError(f"invalid rule header: {exc}", path=str(yaml_path)) from None
+        header = load_yaml_model(RuleHeader, yaml_path, "rule header")
         if header.severity not in SEVERITIES:
             raise ConfigError(f"severity must be one of {SEVERITIES}", path=str(yaml_path))
         if not 0 <= header.score <= 100:

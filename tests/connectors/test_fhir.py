@@ -462,3 +462,20 @@ def test_an_open_ended_far_future_period_is_open(store: Store, tmp_path: Path) -
     summary = ingest(store, FhirConnector(), [path])
     assert summary.total("quarantined") == 0 and not summary.failed
     assert store.query("SELECT period_end FROM workforce_role") == [(None,)]
+
+
+def test_two_versions_of_an_encounter_in_one_file_keep_the_last_participants(
+    store: Store, tmp_path: Path
+) -> None:
+    """An export holding an Encounter twice stores the last version and only its participants."""
+    enc = {
+        "resourceType": "Encounter",
+        "id": "e1",
+        "subject": {"reference": "Patient/p1"},
+        "participant": [{"individual": {"reference": "Practitioner/old"}}],
+    }
+    later = {**enc, "participant": [{"individual": {"reference": "Practitioner/new"}}]}
+    path = tmp_path / "Encounter.ndjson"
+    path.write_text(json.dumps(enc) + "\n" + json.dumps(later) + "\n")
+    ingest(store, FhirConnector(), [path])
+    assert store.query("SELECT user_id FROM encounter_participant") == [("new",)]

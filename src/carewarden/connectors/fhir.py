@@ -525,19 +525,47 @@ EXTRACTORS: dict[str, Callable[[dict[str, Any], ZoneInfo], Rows]] = {
 class _Buffers:
     """Rows accumulated per table until a chunk is full, then turned into Arrow tables."""
 
+    # Child tables and their parent table: a resource's children come right after it.
+    CHILDREN: ClassVar[dict[str, str]] = {
+        "encounter_participant": "encounter",
+        "care_team_member": "care_team",
+    }
+
     def __init__(self) -> None:
         self.rows: dict[str, list[Row]] = {}
         self.size = 0
+        # (parent table, id) -> how many versions were added; a later version of a resource
+        # in the same chunk replaces the earlier one's children (the store keeps the last).
+        self.versions: dict[tuple[str, Any], int] = {}
+        self.child_version: dict[str, list[tuple[Any, int]]] = {}
 
     def add(self, rows: Rows) -> None:
+        parent: tuple[str, Any] | None = None
         for table, row in rows:
+            if table in self.CHILDREN.values():
+                parent = (table, row[0])
+                self.versions[parent] = self.versions.get(parent, 0) + 1
+            elif table in self.CHILDREN and parent is not None:
+                self.child_version.setdefault(table, []).append((parent[1], self.versions[parent]))
             self.rows.setdefault(table, []).append(row)
         self.size += len(rows)
+
+    def _current(self, table: str, rows: list[Row]) -> list[Row]:
+        """Child rows of the last version of their parent only."""
+        parent_table = self.CHILDREN.get(table)
+        tags = self.child_version.get(table)
+        if parent_table is None or tags is None:
+            return rows
+        return [
+            row
+            for row, (parent_id, version) in zip(rows, tags, strict=True)
+            if self.versions[(parent_table, parent_id)] == version
+        ]
 
     def flush(self) -> Iterator[Batch]:
         # Parents before children, so a replaced encounter drops its old participants first.
         for table in SCHEMAS:
-            rows = self.rows.get(table)
+            rows = self._current(table, self.rows.get(table) or [])
             if rows:
                 schema = SCHEMAS[table]
                 columns = list(zip(*rows, strict=True))
@@ -547,6 +575,8 @@ class _Buffers:
                 yield Batch(table, pa.Table.from_arrays(arrays, schema=schema))
         self.rows = {}
         self.size = 0
+        self.versions = {}
+        self.child_version = {}
 
 
 def _holds_audit_events(path: Path) -> bool:

@@ -1,27 +1,37 @@
--- One user-level alert per (user, day) with every unexplained access of the flagged hours.
-WITH hours AS (
-    SELECT user_id, date_trunc('hour', time) AS hour, min(local_day) AS day
+-- A sliding hour: for each unexplained access, the distinct unexplained patients the user
+-- opened in the 60 minutes up to it. Every access inside a window that reaches the
+-- threshold is evidence; one user-level alert per (user, site day).
+WITH unexplained AS (
+    SELECT user_id, patient_id, event_id, time, local_day
     FROM access_explanation
     WHERE reason IS NULL
-    GROUP BY ALL
-    HAVING count(DISTINCT patient_id) >= $bulk_patients_per_hour
+), windows AS (
+    SELECT *, count(DISTINCT patient_id) OVER (
+                  PARTITION BY user_id ORDER BY time
+                  RANGE BETWEEN INTERVAL 60 MINUTE PRECEDING AND CURRENT ROW) AS in_hour
+    FROM unexplained
+), peaks AS (
+    SELECT user_id, time AS peak_end
+    FROM windows WHERE in_hour >= $bulk_patients_per_hour
 ), hits AS (
-    SELECT x.user_id, x.patient_id, x.event_id, x.time, h.hour, h.day,
-           TRY_CAST(regexp_extract(p.mrn, '([0-9]+)\s*$', 1) AS BIGINT) AS mrn_number
-    FROM access_explanation x
-    JOIN hours h ON h.user_id = x.user_id AND date_trunc('hour', x.time) = h.hour
-    LEFT JOIN patient p ON p.patient_id = x.patient_id
-    WHERE x.reason IS NULL
+    SELECT DISTINCT u.user_id, u.patient_id, u.event_id, u.time, u.local_day AS day
+    FROM unexplained u
+    JOIN peaks k ON k.user_id = u.user_id
+                AND u.time BETWEEN k.peak_end - INTERVAL 60 MINUTE AND k.peak_end
+), numbered AS (
+    SELECT h.*, TRY_CAST(regexp_extract(p.mrn, '([0-9]+)\s*$', 1) AS BIGINT) AS mrn_number
+    FROM hits h LEFT JOIN patient p ON p.patient_id = h.patient_id
 ), mrns AS (
     SELECT user_id, day, list(DISTINCT mrn_number) AS numbers
-    FROM hits GROUP BY ALL
+    FROM numbered GROUP BY ALL
 )
-SELECT h.user_id, NULL::VARCHAR AS patient_id, h.day AS day,
-       min(h.time) AS first_seen, max(h.time) AS last_seen,
-       list(h.event_id ORDER BY h.time) AS event_ids,
-       count(DISTINCT h.patient_id) AS patients, count(DISTINCT h.hour) AS hours,
+SELECT n.user_id, NULL::VARCHAR AS patient_id, n.day AS day,
+       min(n.time) AS first_seen, max(n.time) AS last_seen,
+       list(n.event_id ORDER BY n.time) AS event_ids,
+       count(DISTINCT n.patient_id) AS patients,
+       greatest(1, ceil(date_diff('minute', min(n.time), max(n.time)) / 60))::INTEGER AS hours,
        CASE WHEN any_value(len(list_filter(m.numbers,
-                 lambda n: list_contains(m.numbers, n + 1)))) >= 5
+                 lambda x: list_contains(m.numbers, x + 1)))) >= 5
             THEN ', walking consecutive MRNs' ELSE '' END AS mrn_note
-FROM hits h JOIN mrns m ON m.user_id = h.user_id AND m.day = h.day
-GROUP BY h.user_id, h.day
+FROM numbered n JOIN mrns m ON m.user_id = n.user_id AND m.day = n.day
+GROUP BY n.user_id, n.day

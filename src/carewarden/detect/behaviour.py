@@ -52,33 +52,42 @@ def feature_sql(site_tz: str) -> str:
     tz = site_tz.replace("'", "''")
     return f"""
 WITH local AS (
-    SELECT x.*, timezone('{tz}', x.time::TIMESTAMPTZ) AS local_time
-    FROM access_explanation x
-), firsts AS (
-    SELECT user_id, patient_id, min(local_time::DATE) AS first_day
-    FROM local GROUP BY ALL
+    SELECT user_id, patient_id, event_id, time, local_day AS day, reason, patient_active,
+           purpose, hour(timezone('{tz}', time::TIMESTAMPTZ)) AS local_hour
+    FROM access_explanation
+), new_per_day AS (
+    -- patients a user opened for the first time that day (their first day with that chart)
+    SELECT user_id, first_day AS day, count(*) AS new_patients
+    FROM (SELECT user_id, min(day) AS first_day FROM local GROUP BY user_id, patient_id)
+    GROUP BY ALL
 ), groups AS (
-    SELECT user_id, any_value(category || '/' || coalesce(department_id, '-')) AS peer_group
+    SELECT user_id, any_value(category || '/' || coalesce(department_id, '-')
+                              ORDER BY category, department_id) AS peer_group
     FROM workforce_category GROUP BY user_id
+), days AS (
+    SELECT user_id, day,
+           count(*)::DOUBLE AS accesses,
+           count(DISTINCT patient_id)::DOUBLE AS patients,
+           count(DISTINCT patient_id) FILTER (WHERE reason IS NULL)::DOUBLE
+               AS unexplained_patients,
+           avg(CASE WHEN reason IS NULL THEN 1.0 ELSE 0.0 END) AS unexplained_share,
+           count(DISTINCT patient_id) FILTER (WHERE reason IS NULL AND NOT patient_active)
+               ::DOUBLE AS dormant_patients,
+           avg(CASE WHEN local_hour < 6 THEN 1.0 ELSE 0.0 END) AS night_share,
+           count(*) FILTER (WHERE purpose = 'ETREAT')::DOUBLE AS btg,
+           min(time) AS first_seen, max(time) AS last_seen,
+           list(event_id ORDER BY time) FILTER (WHERE reason IS NULL) AS unexplained_events
+    FROM local GROUP BY user_id, day
 )
-SELECT l.user_id, l.local_time::DATE AS day, coalesce(g.peer_group, 'unknown') AS peer_group,
-       count(*)::DOUBLE AS accesses,
-       count(DISTINCT l.patient_id)::DOUBLE AS patients,
-       count(DISTINCT l.patient_id) FILTER (WHERE l.reason IS NULL)::DOUBLE
-           AS unexplained_patients,
-       avg(CASE WHEN l.reason IS NULL THEN 1.0 ELSE 0.0 END) AS unexplained_share,
-       count(DISTINCT l.patient_id) FILTER (WHERE l.reason IS NULL AND NOT l.patient_active)
-           ::DOUBLE AS dormant_patients,
-       avg(CASE WHEN hour(l.local_time) < 6 THEN 1.0 ELSE 0.0 END) AS night_share,
-       count(DISTINCT l.patient_id) FILTER (WHERE f.first_day = l.local_time::DATE)::DOUBLE
-           / count(DISTINCT l.patient_id) AS new_patient_ratio,
-       count(*) FILTER (WHERE l.purpose = 'ETREAT')::DOUBLE AS btg,
-       min(l.time) AS first_seen, max(l.time) AS last_seen,
-       list(l.event_id ORDER BY l.time) FILTER (WHERE l.reason IS NULL) AS unexplained_events
-FROM local l
-JOIN firsts f ON f.user_id = l.user_id AND f.patient_id = l.patient_id
-LEFT JOIN groups g ON g.user_id = l.user_id
-GROUP BY l.user_id, l.local_time::DATE, g.peer_group
+SELECT d.user_id, d.day, coalesce(g.peer_group, 'unknown') AS peer_group,
+       d.accesses, d.patients, d.unexplained_patients, d.unexplained_share,
+       d.dormant_patients, d.night_share,
+       coalesce(n.new_patients, 0) / d.patients AS new_patient_ratio,
+       d.btg, d.first_seen, d.last_seen, d.unexplained_events
+FROM days d
+LEFT JOIN new_per_day n ON n.user_id = d.user_id AND n.day = d.day
+LEFT JOIN groups g ON g.user_id = d.user_id
+ORDER BY d.user_id, d.day
 """
 
 

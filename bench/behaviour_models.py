@@ -92,8 +92,8 @@ def main() -> None:
         out = generate(work / "h", SynthConfig(beds=args.beds, days=args.days, seed=seed))
         with Store.open(work / "s") as store:
             ingest(store, FhirConnector(timezone="America/Chicago"), [out.out_dir])
-            explain_accesses(store, PrivacyPolicy.load())
-            data, matrix, _ = BehaviourModel().features(store, "America/Chicago")
+            explain_accesses(store, PrivacyPolicy.load(), "America/Chicago")
+            data, matrix, _ = BehaviourModel().features(store)
             truth = positives(store, out.labels_path, data)
         k = int(truth.sum())
         for name, scorer in CANDIDATES.items():

@@ -48,12 +48,11 @@ RISK_FEATURES = [name for name, (_, _, risky) in FEATURES.items() if risky]
 MIN_OWN_DAYS = 5  # fewer active days than this: the user is judged against peers only
 
 
-def feature_sql(site_tz: str) -> str:
-    tz = site_tz.replace("'", "''")
-    return f"""
+def feature_sql() -> str:
+    return """
 WITH local AS (
     SELECT user_id, patient_id, event_id, time, local_day AS day, reason, patient_active,
-           purpose, hour(timezone('{tz}', time::TIMESTAMPTZ)) AS local_hour
+           purpose, local_hour
     FROM access_explanation
 ), new_per_day AS (
     -- patients a user opened for the first time that day (their first day with that chart)
@@ -119,11 +118,11 @@ class BehaviourModel:
     title: ClassVar[str] = "Unusual day of chart access for this user"
 
     def features(
-        self, store: Store, site_tz: str
+        self, store: Store
     ) -> tuple[dict[str, list[Any]], np.ndarray, dict[str, np.ndarray]]:
         """(raw features per user-day, the matrix of combined robust scores, the scores
         against the user's own days per feature)."""
-        data = store.arrow(feature_sql(site_tz)).to_pydict()
+        data = store.arrow(feature_sql()).to_pydict()
         users = np.array(data["user_id"], dtype=object)
         groups = np.array(
             [f"{g}|{d}" for g, d in zip(data["peer_group"], data["day"], strict=True)],
@@ -140,7 +139,7 @@ class BehaviourModel:
         return data, np.column_stack(columns) if columns else np.empty((0, 0)), self_z
 
     def run(self, store: Store, context: DetectContext) -> list[Alert]:
-        data, matrix, self_z = self.features(store, context.site_tz)
+        data, matrix, self_z = self.features(store)
         if len(data["user_id"]) < 50:
             return []  # too little activity to learn what is normal
         forest = IsolationForest(

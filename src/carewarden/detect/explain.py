@@ -133,12 +133,12 @@ WITH enc AS MATERIALIZED (
                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS last_explained
     FROM ehr_access a LEFT JOIN best b ON b.aid = a.rowid LEFT JOIN active act ON act.aid = a.rowid
 )
-SELECT event_id, patient_id, user_id, time, timezone('{tz}', time::TIMESTAMPTZ)::DATE,
+SELECT event_id, patient_id, user_id, time, local_time::DATE, hour(local_time),
        action, purpose, purpose_text, workstation,
        coalesce(reason, CASE WHEN last_explained >= time - {_days(r.repeat_days)}
                              THEN 'repeat' END) AS reason,
        encounter_id, patient_active
-FROM joined
+FROM (SELECT *, timezone('{tz}', time::TIMESTAMPTZ) AS local_time FROM joined)
 """
 
 

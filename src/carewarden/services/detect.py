@@ -45,7 +45,6 @@ def detect(store: Store, *, policy: Path | None = None, site_tz: str | None = No
     site_tz = site_timezone(store, site_tz)
     loaded = PrivacyPolicy.load(policy)
     explained = explain_accesses(store, loaded, site_tz)
-    parameters = {**loaded.thresholds, "site_tz": site_tz}
-    context = DetectContext(site_tz=site_tz, parameters=parameters)
+    context = DetectContext(site_tz=site_tz, parameters=dict(loaded.thresholds))
     alerts = run_detectors(store, [*builtin_detectors(), BehaviourModel()], context)
     return DetectionRun(explained, alerts)

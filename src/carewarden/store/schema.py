@@ -189,6 +189,7 @@ MIGRATIONS += (
             user_id       VARCHAR NOT NULL,
             time          TIMESTAMP NOT NULL,
             local_day     DATE NOT NULL,        -- the day at the site (alerts are per site day)
+            local_hour    TINYINT NOT NULL,     -- the hour of day at the site (0-23)
             action        VARCHAR,
             purpose       VARCHAR,              -- as in ehr_access (e.g. ETREAT)
             purpose_text  VARCHAR,              -- the break-the-glass reason, as typed

@@ -1,5 +1,5 @@
 WITH local AS (
-    SELECT x.*, hour(timezone($site_tz, x.time::TIMESTAMPTZ)) AS h
+    SELECT x.*, x.local_hour AS h
     FROM access_explanation x
 ), habits AS (
     -- the hours of day the user works: any explained access at that hour

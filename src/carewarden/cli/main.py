@@ -325,8 +325,6 @@ def _investigate(
         if v is not None and k not in ("user_id", "patient_id")
     )
     console.print(f"[bold]{kind} {subject_id}[/] {title}", highlight=False)
-    if found.explained_pending:
-        console.print("[yellow]Some accesses are not explained yet: run `carewarden detect`.[/]")
     table = Table(show_edge=False)
     other = "patient" if kind == "user" else "user"
     for column in (

@@ -7,6 +7,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from carewarden.detect.explain import explain_subset
 from carewarden.errors import CarewardenError
 from carewarden.store import Store
 
@@ -20,7 +21,6 @@ class Timeline:
     subject: dict[str, Any]
     rows: list[dict[str, Any]] = field(default_factory=list)
     total: int = 0
-    explained_pending: bool = False  # accesses not yet explained: `carewarden detect` first
 
 
 def _subject(store: Store, kind: str, subject_id: str) -> dict[str, Any]:
@@ -75,21 +75,19 @@ def timeline(
     subject = _subject(store, kind, subject_id)
     if not subject and not total:
         raise CarewardenError(f"no {kind} {subject_id!r} in the store")
+    explain_subset(store, column, subject_id)
     rows = store.arrow(
         f"""
         SELECT a.time, a.event_id, a.user_id,
                coalesce(w.given_name || ' ' || w.family_name, a.user_id) AS user_name,
                a.patient_id,
                coalesce(p.given_name || ' ' || p.family_name, a.patient_id) AS patient_name,
-               a.action, a.workstation, a.purpose, a.reason AS purpose_text,
-               x.event_id IS NOT NULL AS explained_yet,
-               coalesce(x.reason, '{UNEXPLAINED}') AS explanation, x.encounter_id,
+               a.action, a.workstation, a.purpose, a.purpose_text,
+               coalesce(a.reason, '{UNEXPLAINED}') AS explanation, a.encounter_id,
                (SELECT list(DISTINCT al.rule_id) FROM alert al
                 WHERE list_contains(al.event_ids, a.event_id)
                   AND (al.patient_id IS NULL OR al.patient_id = a.patient_id)) AS alerts
-        FROM ehr_access a
-        LEFT JOIN access_explanation x
-               ON x.event_id = a.event_id AND x.patient_id = a.patient_id
+        FROM access_explanation a
         LEFT JOIN workforce w ON w.user_id = a.user_id
         LEFT JOIN patient p ON p.patient_id = a.patient_id
         WHERE {where}
@@ -98,6 +96,5 @@ def timeline(
         """,
         params,
     ).to_pylist()
-    result = Timeline(kind, subject_id, subject, rows, total)
-    result.explained_pending = any(not r["explained_yet"] for r in rows)
-    return result
+    store.query("DROP TABLE access_explanation")
+    return Timeline(kind, subject_id, subject, rows, total)

@@ -86,8 +86,8 @@ def overview(store: Store, *, top: int = 10) -> Overview:
     )
     explained = dict(
         store.query(
-            "SELECT coalesce(reason, 'unexplained'), count(*) FROM access_explanation "
-            "GROUP BY 1 ORDER BY 2 DESC"
+            "SELECT coalesce(reason, 'unexplained'), accesses FROM explanation_summary "
+            "ORDER BY 2 DESC"
         )
     )
     quarantine = store.query(

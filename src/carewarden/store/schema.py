@@ -233,6 +233,21 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        5,
+        "access explanations are built per detect session; only their counts are kept",
+        """
+        DROP TABLE access_explanation;
+        CREATE TABLE explanation_summary (
+            reason      VARCHAR,                -- NULL: accesses nothing explains
+            accesses    BIGINT NOT NULL,
+            computed_at TIMESTAMP NOT NULL
+        );
+        """,
+    ),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version
 
 # Tables whose row counts `carewarden status` reports, in display order.
@@ -246,7 +261,6 @@ DATA_TABLES: tuple[str, ...] = (
     "care_team",
     "care_team_member",
     "ehr_access",
-    "access_explanation",
     "alert",
     "quarantine",
 )

@@ -128,3 +128,17 @@ def test_letters_printed_or_none(tmp_path: Path) -> None:
     )
     assert none.exit_code == 0
     assert "no notice to draft" in none.output
+
+
+def test_readme_example_incident_runs(tmp_path: Path) -> None:
+    """The incident file shown in the README's Breach assessment section is valid."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Breach assessment") :]
+    example = section[
+        section.index("```yaml\n") + 8 : section.index("```\n", section.index("```yaml"))
+    ]
+    path = tmp_path / "incident.yaml"
+    path.write_text(example, encoding="utf-8")
+    result = runner.invoke(app, ["breach", "assess", "--input", str(path), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["breach"] is True

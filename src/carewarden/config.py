@@ -7,6 +7,7 @@ from typing import TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from carewarden.errors import ConfigError
 
@@ -22,10 +23,22 @@ def load_yaml_model(model: type[M], path: Path, what: str) -> M:
         raise ConfigError(f"{what} file not found", path=str(path)) from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ConfigError(f"not valid YAML: {exc}", path=str(path)) from None
+    return validate_model(model, data if data is not None else {}, path)
+
+
+def validate_model(model: type[M], data: object, path: Path) -> M:
+    """``model`` validated from ``data`` read from ``path``; a ConfigError names the file
+    and every field at fault."""
     try:
-        return model.model_validate(data if data is not None else {})
+        return model.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigError(problems, path=str(path)) from None
+        raise ConfigError("; ".join(_problem(e) for e in exc.errors()), path=str(path)) from None
+
+
+def _problem(error: ErrorDetails) -> str:
+    # A model-level check already names its field in the message ("field: what is wrong").
+    message = error["msg"].removeprefix("Value error, ")
+    where = ".".join(str(p) for p in error["loc"])
+    if where:
+        return f"{where}: {message}"
+    return message if ": " in message else f"(top): {message}"

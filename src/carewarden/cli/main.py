@@ -20,6 +20,7 @@ import typer
 from rich.table import Table
 
 from carewarden import __version__
+from carewarden.cli import breach as breach_cli
 from carewarden.cli import ingest as ingest_cli
 from carewarden.cli.common import (
     EXIT_FINDINGS,
@@ -46,6 +47,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(ingest_cli.app, name="ingest")
+app.add_typer(breach_cli.app, name="breach")
 app.command("evaluate")(evaluate_command)
 
 

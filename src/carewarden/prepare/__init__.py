@@ -1,0 +1,1 @@
+"""Preparedness and response: the HIPAA breach assessment and its notification drafts."""

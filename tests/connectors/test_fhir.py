@@ -479,3 +479,33 @@ def test_two_versions_of_an_encounter_in_one_file_keep_the_last_participants(
     path.write_text(json.dumps(enc) + "\n" + json.dumps(later) + "\n")
     ingest(store, FhirConnector(), [path])
     assert store.query("SELECT user_id FROM encounter_participant") == [("new",)]
+
+
+def test_personal_phone_is_preferred_over_a_work_number(store: Store, tmp_path: Path) -> None:
+    """HR feeds list the work number first: the home (else mobile) number is kept, since
+    it is the one relatives share; a work number only when there is nothing else."""
+    path = tmp_path / "Practitioner.ndjson"
+    telecoms = {
+        "p1": [("work", "555-0001"), ("pager", "555-0002"), ("mobile", "555-0003")],
+        "p2": [("work", "555-0004"), ("home", "555-0005"), ("mobile", "555-0006")],
+        "p3": [("work", "555-0007")],
+    }
+    path.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "resourceType": "Practitioner",
+                    "id": pid,
+                    "telecom": [{"system": "phone", "use": u, "value": v} for u, v in phones],
+                }
+            )
+            + "\n"
+            for pid, phones in telecoms.items()
+        )
+    )
+    ingest(store, FhirConnector(), [path])
+    assert dict(store.query("SELECT user_id, phone FROM workforce")) == {
+        "p1": "555-0003",
+        "p2": "555-0005",
+        "p3": "555-0007",
+    }

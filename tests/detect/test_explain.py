@@ -118,6 +118,10 @@ def test_policy_windows_are_honoured(hospital: Store, tmp_path: Path) -> None:
         (None, None, "Health information management analyst", None, None, "him"),
         (None, None, "EHR application analyst", None, None, "it"),
         (None, None, "Radiologic technologist", None, None, "radiology"),
+        ("urn:oid:1.2.3", "MLS2", "Med Lab Scientist II", None, None, "laboratory"),
+        (None, None, "Nocturnist", None, None, "physician"),
+        (None, None, "Staff", None, "Lab", "laboratory"),
+        (None, None, "Staff", None, "Labor and Delivery", "other"),
         ("urn:local", "X17", None, None, "Clinical Laboratory", "laboratory"),
         ("urn:local", "X99", "Volunteer", None, "Gift Shop", "other"),
     ],
@@ -165,3 +169,66 @@ def test_a_role_explains_only_while_it_is_held(hospital: Store, tmp_path: Path) 
     reasons = _reasons(hospital)
     assert reasons["before"] == "pharmacist"
     assert reasons["after"] in (None, "repeat")
+
+
+def test_participants_referenced_by_practitioner_role_explain(
+    hospital: Store, tmp_path: Path
+) -> None:
+    """Encounter participants and care-team members given as PractitionerRole references
+    (as many EHRs export them) explain their practitioner's accesses."""
+    add(
+        hospital,
+        tmp_path,
+        "by-role",
+        {
+            "resourceType": "Encounter",
+            "id": "e-role",
+            "status": "in-progress",
+            "class": {"code": "IMP"},
+            "subject": {"reference": "Patient/other"},
+            "period": {"start": "2026-03-01T08:00:00Z"},
+            "serviceProvider": {"reference": "Organization/ed"},
+            "participant": [{"individual": {"reference": "PractitionerRole/r-pharm"}}],
+        },
+        {
+            "resourceType": "CareTeam",
+            "id": "ct-role",
+            "subject": {"reference": "Patient/third"},
+            "participant": [{"member": {"reference": "PractitionerRole/r-it"}}],
+        },
+        access("via-role", "pharm", "other", "2026-03-02T10:00:00Z"),
+        access("team-role", "it", "third", "2026-03-02T10:00:00Z"),
+    )
+    explain_accesses(hospital, PrivacyPolicy.load())
+    reasons = _reasons(hospital)
+    assert reasons["via-role"] == "encounter"
+    assert reasons["team-role"] == "care team"
+
+
+def test_a_service_department_gives_its_service_to_generic_roles(
+    store: Store, tmp_path: Path
+) -> None:
+    """A role coded only as 'doctor' in Radiology also reads any inpatient's images; a
+    nurse in Labor and Delivery is not laboratory staff."""
+    add(
+        store,
+        tmp_path,
+        "ctx",
+        department("rad", "Radiology"),
+        department("ld", "Labor and Delivery"),
+        department("ward", "4 West"),
+        role("r-rad", "rad", "rad", "doctor"),
+        role("r-ld", "ld", "ld", text="Staff", system=""),
+        encounter("e1", "pat", "ward", "2026-03-01T08:00:00Z", None),
+        access("read", "rad", "pat", "2026-03-02T10:00:00Z"),
+        access("ld", "ld", "pat", "2026-03-02T10:00:00Z"),
+    )
+    summary = explain_accesses(store, PrivacyPolicy.load())
+    assert _reasons(store) == {"read": "radiology", "ld": None}
+    assert summary.roles is not None
+    categories = summary.roles.categories.to_pylist()
+    assert {(c["user_id"], c["category"]) for c in categories} == {
+        ("rad", "physician"),
+        ("rad", "radiology"),
+        ("ld", "other"),
+    }

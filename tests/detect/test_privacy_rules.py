@@ -349,3 +349,51 @@ def test_bulk_counts_any_sixty_minutes_not_clock_hours(hospital: Store, tmp_path
     detect(hospital)
     rows = hospital.query("SELECT len(event_ids) FROM alert WHERE rule_id = 'privacy.bulk'")
     assert rows == [(24,)]
+
+
+def test_names_and_addresses_match_across_hr_and_registration_formats(
+    hospital: Store, tmp_path: Path
+) -> None:
+    """HR writes "ALVAREZ, 14 BIRCH LN" and first names only; registration writes middle names,
+    "Lane" and the unit on a second line, ZIP+4: the same household, coworker, neighbour and
+    self are still found; another unit of the building is a neighbour, not family."""
+    add(
+        hospital,
+        tmp_path,
+        "formats",
+        practitioner("hr", "Reyes", "Tom", "1980-01-01", "122 HILLSIDE DR APT 3C", "62704", "1"),
+        role("r-hr", "hr", "icu", "nurse"),
+        patient("wife", "Reyes", "Ana Maria", "1982-02-02", "122 Hillside Drive, Apt. 3C",
+                "62704-1234"),
+        patient("self", "Reyes", "Tom Henry", "1980-01-01", "122 Hillside Dr, Apt 3C"),
+        patient("upstairs", "Cole", "Eve", "1979-03-03", "122 Hillside Dr., #4D", "62704"),
+        patient("bao", "Nguyen", "Bao Minh", "1990-05-05"),
+        access("f1", "hr", "wife", "2026-03-03T08:00:00Z"),
+        access("f2", "hr", "self", "2026-03-03T08:10:00Z"),
+        access("f3", "hr", "upstairs", "2026-03-03T08:20:00Z"),
+        access("f4", "hr", "bao", "2026-03-03T08:30:00Z"),
+    )
+    detect(hospital)
+    assert ("hr", "wife") in _alerts(hospital, "privacy.family")
+    assert ("hr", "upstairs") not in _alerts(hospital, "privacy.family")
+    assert ("hr", "upstairs") in _alerts(hospital, "privacy.neighbour")
+    assert ("hr", "self") in _alerts(hospital, "privacy.self_access")
+    assert ("hr", "bao") in _alerts(hospital, "privacy.coworker")
+
+
+def test_btg_with_a_documented_relationship_needs_no_emergency_stay(
+    hospital: Store, tmp_path: Path
+) -> None:
+    """A treating clinician who breaks the glass with a real reason after the stay (a
+    documented relationship explains it) is not abuse; a stranger doing the same is."""
+    reason = "Reviewing discharge imaging follow-up for this patient"
+    add(
+        hospital,
+        tmp_path,
+        "btg",
+        access("b1", "doc", "smith", "2026-03-04T10:00:00Z", purpose="ETREAT", reason=reason),
+        access("b2", "colleague", "stranger", "2026-03-04T10:00:00Z", purpose="ETREAT",
+               reason=reason),
+    )
+    detect(hospital)
+    assert _alerts(hospital, "privacy.btg_abuse") == [("colleague", "stranger")]

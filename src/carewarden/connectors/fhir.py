@@ -153,6 +153,21 @@ def ref_id(reference: Any, rtype: str) -> str | None:
     return rid or None
 
 
+ROLE_REFERENCE = "PractitionerRole/"
+"""Prefix of a participant stored by its PractitionerRole: the explanation resolves it to the
+role's practitioner (the role may arrive in another file, or after the encounter)."""
+
+
+def _staff_ref(reference: Any) -> str | None:
+    """The Practitioner id a participant or team member references, ``PractitionerRole/<id>``
+    when it references a role (EHRs write both), None for anyone else (RelatedPerson…)."""
+    user = ref_id(reference, "Practitioner")
+    if user:
+        return user
+    role = ref_id(reference, "PractitionerRole")
+    return ROLE_REFERENCE + role if role else None
+
+
 def _period(
     value: Any, field: str, zone: ZoneInfo
 ) -> tuple[dt.datetime | None, dt.datetime | None]:
@@ -220,7 +235,10 @@ def _phone(telecoms: Any, field: str) -> str | None:
     ]
     if not phones:
         return None
-    chosen = next((t for t in phones if t.get("use") == "home"), phones[0])
+    # A personal number links relatives: home, then mobile, then one without a use; a work
+    # number (HR feeds list it first) only when there is nothing else.
+    rank = {"home": 0, "mobile": 1, "temp": 3, "old": 4, "work": 5}
+    chosen = min(phones, key=lambda t: rank.get(str(t.get("use")), 2))
     return _str(chosen.get("value"), f"{field}.value")
 
 
@@ -403,9 +421,9 @@ def _encounter(res: dict[str, Any], zone: ZoneInfo) -> Rows:
     for i, raw in enumerate(_list(res.get("participant"), "Encounter.participant")):
         field = f"Encounter.participant[{i}]"
         part = _obj(raw, field)
-        user = ref_id(part.get("individual") or part.get("actor"), "Practitioner")
+        user = _staff_ref(part.get("individual") or part.get("actor"))
         if not user:
-            continue  # RelatedPerson, PractitionerRole or no individual: not a workforce link
+            continue  # RelatedPerson, Device or no individual: not a workforce link
         types = _list(part.get("type"), f"{field}.type")
         type_code = _first_coding(types[0], f"{field}.type")[1] if types else None
         p_start, p_end = _period(part.get("period"), f"{field}.period", zone)
@@ -437,7 +455,7 @@ def _care_team(res: dict[str, Any], zone: ZoneInfo) -> Rows:
     for i, raw in enumerate(_list(res.get("participant"), "CareTeam.participant")):
         field = f"CareTeam.participant[{i}]"
         part = _obj(raw, field)
-        user = ref_id(part.get("member"), "Practitioner")
+        user = _staff_ref(part.get("member"))
         if not user:
             continue
         roles = _list(part.get("role"), f"{field}.role")

@@ -228,12 +228,17 @@ class DetectSummary:
     failures: dict[str, str] = field(default_factory=dict)
 
 
+MACROS = Path(__file__).parent / "macros.sql"
+"""Name and address normal forms the rules share (TEMP macros of the session)."""
+
+
 def run_detectors(
     store: Store, detectors: Iterable[Detector], context: DetectContext | None = None
 ) -> DetectSummary:
     """Run each detector; a failing one is reported and skipped, never stops the others."""
     context = context or DetectContext()
     summary = DetectSummary()
+    store.query(MACROS.read_text(encoding="utf-8"))
     for detector in detectors:
         try:
             alerts = detector.run(store, context)

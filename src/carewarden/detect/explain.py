@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from carewarden.connectors.fhir import ROLE_REFERENCE
 from carewarden.detect.policy import PrivacyPolicy
 from carewarden.detect.roles import RoleMapping, map_roles
 from carewarden.store import Store
@@ -94,20 +95,27 @@ def _found_sql(policy: PrivacyPolicy, scope: str, categories: str) -> str:
         "NULL::INTERVAL AS after_start WHERE false"
     )
     shift = ENCOUNTER_BITS
+    role_prefix = _literal(ROLE_REFERENCE)
     return f"""
-WITH links AS (
-    SELECT en.patient_id, p.user_id, ({code["encounter"]}::BIGINT << {shift}) | en.erow AS code,
+WITH staff AS (
+    -- participants and team members referenced by PractitionerRole: that role's practitioner
+    SELECT {role_prefix} || role_id AS ref, user_id FROM workforce_role
+), links AS (
+    SELECT en.patient_id, coalesce(st.user_id, p.user_id) AS user_id,
+           ({code["encounter"]}::BIGINT << {shift}) | en.erow AS code,
            coalesce(p.period_start, en.s) - {_hours(r.participant_hours_before)} AS lo,
            coalesce(p.period_end, en.e) + {_days(r.participant_days_after)} AS hi
     FROM encounter_participant p JOIN _explain_enc en USING (encounter_id)
+    LEFT JOIN staff st ON st.ref = p.user_id
     UNION ALL
-    SELECT ct.patient_id, m.user_id,
+    SELECT ct.patient_id, coalesce(st.user_id, m.user_id),
            ({code["care team"]}::BIGINT << {shift}) | coalesce(en.erow, {NO_ENCOUNTER}),
            coalesce(m.period_start, ct.period_start, {LONG_AGO})
                - {_hours(r.participant_hours_before)},
            coalesce(m.period_end, ct.period_end, {FOREVER}) + {_days(r.participant_days_after)}
     FROM care_team_member m JOIN care_team ct USING (care_team_id)
     LEFT JOIN _explain_enc en ON en.encounter_id = ct.encounter_id
+    LEFT JOIN staff st ON st.ref = m.user_id
 ), user_departments AS (
     SELECT user_id, department_id, coalesce(period_start, {LONG_AGO}) AS held_from,
            coalesce(period_end, {FOREVER}) AS held_until

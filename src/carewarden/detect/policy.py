@@ -69,9 +69,11 @@ class PrivacyPolicy(BaseModel):
         return load_yaml_model(cls, path or DEFAULT_POLICY, "policy")
 
     def word_patterns(self) -> list[tuple[Category, re.Pattern[str]]]:
-        """(category, pattern) in file order: words match at the start of a word."""
+        """(category, pattern) in file order. A word matches at the start of a word of the
+        role text (normalised by ``roles.words_of``); one written with a trailing space ("lab ")
+        matches that whole word only."""
         out = []
         for category, words in self.role_words.items():
             alternatives = "|".join(re.escape(w.lower()) for w in words)
-            out.append((category, re.compile(rf"\b(?:{alternatives})")))
+            out.append((category, re.compile(rf"(?<![a-z0-9])(?:{alternatives})")))
         return out

@@ -4,6 +4,7 @@ be mapped so the hospital can extend the policy's ``role_codes`` / ``role_words`
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -18,6 +19,24 @@ class RoleMapping:
     categories: pa.Table  # user_id, role_id, category, department_id, period_start, period_end
     matched_by: Counter[str] = field(default_factory=Counter)  # code | words | department
     unmapped: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+
+
+def words_of(text: str) -> str:
+    """Lower-case words separated by single spaces, with a space at each end, so a policy
+    word written with a trailing space ("lab ") matches only the whole word."""
+    return " " + " ".join(re.findall(r"[a-z0-9]+", text.lower())) + " "
+
+
+def service_of_department(policy: PrivacyPolicy, department: str | None) -> str | None:
+    """The service category a department's name implies (Radiology, Pharmacy, Lab…), if any:
+    a role coded only generically ("doctor") in Radiology still reads images."""
+    if not department:
+        return None
+    text = words_of(department)
+    for category, pattern in policy.word_patterns():
+        if pattern.search(text):
+            return category if category in policy.service_roles else None
+    return None
 
 
 def categorize(
@@ -40,7 +59,7 @@ def categorize(
     ):
         if not text:
             continue
-        lowered = text.lower()
+        lowered = words_of(text)
         for category, pattern in patterns:
             if pattern.search(lowered):
                 return category, how
@@ -66,15 +85,20 @@ def map_roles(store: Store, policy: PrivacyPolicy) -> RoleMapping:
         mapping.matched_by[how] += 1
         if how == "unmapped":
             mapping.unmapped[(system or "", code or "", display or "")] += 1
-        for key, value in (
-            ("user_id", user),
-            ("role_id", role),
-            ("category", category),
-            ("department_id", dept),
-            ("period_start", start),
-            ("period_end", end),
-        ):
-            out[key].append(value)
+        categories = [category]
+        service = service_of_department(policy, dept_name)
+        if service and service != category:
+            categories.append(service)  # also serves that department's patients
+        for each in categories:
+            for key, value in (
+                ("user_id", user),
+                ("role_id", role),
+                ("category", each),
+                ("department_id", dept),
+                ("period_start", start),
+                ("period_end", end),
+            ):
+                out[key].append(value)
     mapping.categories = pa.table(
         {
             "user_id": pa.array(out["user_id"], pa.string()),

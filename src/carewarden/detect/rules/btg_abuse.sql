@@ -15,7 +15,9 @@ WITH btg AS (
                    THEN 'the reason "' || b.purpose_text || '" says nothing'
                WHEN r.patients >= $btg_reused_reason_patients
                    THEN 'the same reason was given for ' || r.patients || ' patients'
-               WHEN NOT EXISTS (
+               -- only where nothing else explains it: a coder after discharge or a treating
+               -- radiologist who broke the glass on a restricted chart is documented
+               WHEN b.reason IS NULL AND NOT EXISTS (
                    -- an emergency or inpatient stay around the access, or any encounter under
                    -- way at that moment: what a real emergency looks like in the record
                    SELECT 1 FROM encounter e

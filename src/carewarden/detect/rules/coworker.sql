@@ -1,5 +1,6 @@
 WITH employees AS (
-    SELECT w.user_id AS employee_id, lower(w.family_name) AS family, lower(w.given_name) AS given,
+    SELECT w.user_id AS employee_id, lower(w.family_name) AS family,
+           first_given(w.given_name) AS given,
            w.birth_date,
            any_value(coalesce(r.role_display, r.role_code, 'staff')
                      || coalesce(', ' || d.name, '')) AS role,
@@ -24,7 +25,7 @@ SELECT x.user_id, x.patient_id, x.local_day AS day,
             THEN 80 ELSE 70 END AS score
 FROM access_explanation x
 JOIN patient p ON p.patient_id = x.patient_id
-JOIN employees e ON e.family = lower(p.family_name) AND e.given = lower(p.given_name)
+JOIN employees e ON e.family = lower(p.family_name) AND e.given = first_given(p.given_name)
                 AND e.birth_date = p.birth_date
 JOIN workforce w ON w.user_id = x.user_id
 LEFT JOIN user_departments u ON u.user_id = x.user_id

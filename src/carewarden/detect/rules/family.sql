@@ -4,12 +4,11 @@ WITH pairs AS (
            w.given_name || ' ' || w.family_name AS user_full_name,
            p.given_name || ' ' || p.family_name AS patient_name,
            lower(w.family_name) = lower(p.family_name) AS same_surname,
-           lower(w.given_name) = lower(p.given_name)
+           first_given(w.given_name) = first_given(p.given_name)
                AND w.birth_date IS NOT DISTINCT FROM p.birth_date AS same_person,
-           w.address_line IS NOT NULL
-               AND lower(regexp_replace(w.address_line, '\s+', ' ', 'g'))
-                   = lower(regexp_replace(p.address_line, '\s+', ' ', 'g'))
-               AND w.postal_code = p.postal_code AS same_home,
+           address_home(w.address_line) <> ''
+               AND address_home(w.address_line) = address_home(p.address_line)
+               AND postal(w.postal_code) = postal(p.postal_code) AS same_home,
            length(regexp_replace(w.phone, '[^0-9]', '', 'g')) >= 7
                AND right(regexp_replace(w.phone, '[^0-9]', '', 'g'), 10)
                    = right(regexp_replace(p.phone, '[^0-9]', '', 'g'), 10) AS same_phone,
@@ -17,7 +16,7 @@ WITH pairs AS (
                from_json(coalesce(p.contacts, '[]'),
                          '[{"family_name":"VARCHAR","given_name":"VARCHAR","phone":"VARCHAR"}]'),
                lambda c: (lower(c.family_name) = lower(w.family_name)
-                          AND lower(c.given_name) = lower(w.given_name))
+                          AND first_given(c.given_name) = first_given(w.given_name))
                          OR (length(regexp_replace(w.phone, '[^0-9]', '', 'g')) >= 7
                              AND right(regexp_replace(c.phone, '[^0-9]', '', 'g'), 10)
                                  = right(regexp_replace(w.phone, '[^0-9]', '', 'g'), 10))

@@ -1,15 +1,13 @@
--- Street: the first address line without its house number; building: with it.
+-- Building: the address up to its unit (apt, suite…); street: the building without its number.
 WITH homes AS (
     SELECT x.event_id, x.user_id, x.patient_id, x.time, x.local_day,
            p.given_name || ' ' || p.family_name AS patient_name,
            split_part(p.address_line, ',', 1) AS patient_street,
-           lower(trim(split_part(w.address_line, ',', 1))) AS user_building,
-           lower(trim(split_part(p.address_line, ',', 1))) AS patient_building,
-           regexp_replace(lower(trim(split_part(w.address_line, ',', 1))), '^[0-9]+[a-z]?\s+', '')
-               AS user_street,
-           regexp_replace(lower(trim(split_part(p.address_line, ',', 1))), '^[0-9]+[a-z]?\s+', '')
-               AS street,
-           w.postal_code = p.postal_code AS same_postal,
+           address_building(w.address_line) AS user_building,
+           address_building(p.address_line) AS patient_building,
+           address_street(w.address_line) AS user_street,
+           address_street(p.address_line) AS street,
+           postal(w.postal_code) = postal(p.postal_code) AS same_postal,
            lower(w.family_name) = lower(p.family_name) AS same_surname, x.patient_active
     FROM access_explanation x
     JOIN workforce w ON w.user_id = x.user_id

@@ -9,6 +9,6 @@ FROM access_explanation a
 JOIN workforce w ON w.user_id = a.user_id
 JOIN patient p ON p.patient_id = a.patient_id
 WHERE lower(w.family_name) = lower(p.family_name)
-  AND lower(w.given_name) = lower(p.given_name)
+  AND first_given(w.given_name) = first_given(p.given_name)
   AND w.birth_date = p.birth_date
 GROUP BY ALL

@@ -166,7 +166,7 @@ def test_parsers_raise_only_document_errors(data: bytes) -> None:
 @settings(max_examples=150, deadline=None)
 @given(
     st.recursive(
-        st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+        st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(max_size=20),
         lambda inner: (
             st.lists(inner, max_size=4)
             | st.dictionaries(

@@ -10,6 +10,7 @@ import pyarrow as pa
 
 _S = pa.string()
 _TS = pa.timestamp("us")
+_LIST = pa.list_(pa.string())
 
 SCHEMAS: dict[str, pa.Schema] = {
     "department": pa.schema(
@@ -121,6 +122,109 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("workstation", _S),
             ("purpose", _S),
             ("reason", _S),
+        ]
+    ),
+    # -- IoMT: SBOMs, advisories, KEV, EPSS, VEX (carewarden.iomt) ------------------------
+    "sbom": pa.schema(
+        [
+            ("sbom_id", _S),
+            ("format", _S),
+            ("spec_version", _S),
+            ("serial_number", _S),
+            ("bom_version", pa.int32()),
+            ("product", _S),
+            ("product_version", _S),
+            ("product_ref", _S),
+            ("supplier", _S),
+            ("created", _TS),
+        ]
+    ),
+    "sbom_component": pa.schema(
+        [
+            ("sbom_id", _S),
+            ("component_id", _S),
+            ("bom_ref", _S),
+            ("is_product", pa.bool_()),
+            ("component_type", _S),
+            ("name", _S),
+            ("version", _S),
+            ("supplier", _S),
+            ("purl", _S),
+            ("pkg_key", _S),
+            ("pkg_version", _S),
+            ("cpe", _S),
+            ("cpe_key", _S),
+            ("cpe_version", _S),
+            ("name_key", _S),
+        ]
+    ),
+    "advisory": pa.schema(
+        [
+            ("advisory_id", _S),
+            ("vuln_id", _S),
+            ("aliases", _LIST),
+            ("source", _S),
+            ("document", _S),
+            ("summary", _S),
+            ("published", _TS),
+            ("modified", _TS),
+            ("withdrawn", _TS),
+            ("cvss_score", pa.float64()),
+            ("cvss_vector", _S),
+        ]
+    ),
+    "advisory_range": pa.schema(
+        [
+            ("advisory_id", _S),
+            ("method", _S),
+            ("pkg_key", _S),
+            ("scheme", _S),
+            ("vers", _S),
+            ("versions", _LIST),
+            ("range_key", _S),
+        ]
+    ),
+    "kev": pa.schema(
+        [
+            ("cve_id", _S),
+            ("vendor", _S),
+            ("product", _S),
+            ("name", _S),
+            ("date_added", pa.date32()),
+            ("due_date", pa.date32()),
+            ("ransomware", _S),
+        ]
+    ),
+    "epss": pa.schema(
+        [
+            ("cve_id", _S),
+            ("epss", pa.float64()),
+            ("percentile", pa.float64()),
+            ("score_date", pa.date32()),
+            ("model_version", _S),
+        ]
+    ),
+    "vex_document": pa.schema(
+        [("doc_id", _S), ("source", _S), ("product", _S), ("modified", _TS)]
+    ),
+    "vex_statement": pa.schema(
+        [
+            ("doc_id", _S),
+            ("vuln_id", _S),
+            ("status", _S),
+            ("justification", _S),
+            ("detail", _S),
+            ("product", _S),
+            ("bom_serial", _S),
+            ("bom_version", pa.int32()),
+            ("bom_ref", _S),
+            ("sbom_id", _S),
+            ("method", _S),
+            ("pkg_key", _S),
+            ("scheme", _S),
+            ("vers", _S),
+            ("versions", _LIST),
+            ("range_key", _S),
         ]
     ),
 }

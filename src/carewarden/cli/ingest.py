@@ -23,6 +23,7 @@ from carewarden.cli.common import (
 from carewarden.connectors.access_csv import AccessCsvConnector, AccessCsvMapping
 from carewarden.connectors.base import Connector
 from carewarden.connectors.fhir import FhirConnector
+from carewarden.iomt.connectors import AdvisoryConnector, SbomConnector
 from carewarden.services.ingest import IngestSummary, discover, ingest
 
 app = typer.Typer(
@@ -74,7 +75,7 @@ def render_summary(summary: IngestSummary, quiet: bool) -> None:
     if len(summary.files) > 50:
         table.add_row(f"… {len(summary.files) - 50} more files", "", "", "", "")
     console.print(table)
-    by_table = ", ".join(f"{t} {n:,}" for t, n in sorted(summary.tables.items()))
+    by_table = ", ".join(f"{t} {n:,}" for t, n in sorted(summary.tables.items()) if n)
     console.print(
         f"[bold]{summary.total('records'):,}[/] records stored ({by_table or 'none'}); "
         f"{summary.total('duplicates'):,} duplicates skipped; "
@@ -152,3 +153,30 @@ def ingest_access_csv(
         if tz:
             loaded = loaded.with_timezone(tz)
     finish(run_ingest(AccessCsvConnector(loaded), paths, store, quiet), quiet)
+
+
+@app.command("sbom")
+def ingest_sbom(
+    paths: PathsArgument, store: StoreOption = None, quiet: QuietOption = False
+) -> None:
+    """CycloneDX (JSON, XML) and SPDX 2.x (JSON, tag-value) SBOMs; format detected.
+
+    The SBOM's metadata component (CycloneDX) or described package (SPDX) names the device
+    model or product. Run `carewarden vulns` afterwards to match them against advisories.
+    Exit code 1 when a record was quarantined or a file failed.
+    """
+    finish(run_ingest(SbomConnector(), paths, store, quiet), quiet)
+
+
+@app.command("advisories")
+def ingest_advisories(
+    paths: PathsArgument, store: StoreOption = None, quiet: QuietOption = False
+) -> None:
+    """Vulnerability data downloaded for offline use, detected by content: OSV (JSON, JSON
+    lists, YAML), NVD CVE API 2.0, CSAF 2.0 (with VEX), CycloneDX VEX, CISA KEV (JSON, CSV)
+    and EPSS (CSV, .gz too).
+
+    A newer version of an advisory replaces an older one (by id and modified time).
+    Exit code 1 when a record was quarantined or a file failed.
+    """
+    finish(run_ingest(AdvisoryConnector(), paths, store, quiet), quiet)

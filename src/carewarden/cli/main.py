@@ -36,6 +36,7 @@ from carewarden.cli.common import (
     user_errors,
 )
 from carewarden.cli.evaluate import evaluate_command
+from carewarden.cli.vulns import vulns_command
 from carewarden.detect.explain import ExplainSummary
 from carewarden.services.overview import Overview, overview
 
@@ -49,6 +50,7 @@ app = typer.Typer(
 app.add_typer(ingest_cli.app, name="ingest")
 app.add_typer(breach_cli.app, name="breach")
 app.command("evaluate")(evaluate_command)
+app.command("vulns")(vulns_command)
 
 
 def _version(value: bool) -> None:

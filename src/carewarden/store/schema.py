@@ -248,6 +248,143 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        6,
+        "IoMT: SBOMs and their components, advisories and affected ranges, KEV, EPSS, VEX, "
+        "vulnerability findings",
+        """
+        CREATE TABLE sbom (
+            sbom_id       VARCHAR PRIMARY KEY,  -- serialNumber/version, SPDX namespace, or hash
+            format        VARCHAR NOT NULL,     -- cyclonedx | spdx
+            spec_version  VARCHAR,
+            serial_number VARCHAR,              -- CycloneDX serialNumber (BOM-Link target)
+            bom_version   INTEGER,
+            product       VARCHAR NOT NULL,     -- the metadata component: device model/product
+            product_version VARCHAR,
+            product_ref   VARCHAR,              -- its bom-ref / SPDXID
+            supplier      VARCHAR,
+            created       TIMESTAMP,
+            file_id       VARCHAR
+        );
+        CREATE TABLE sbom_component (
+            sbom_id       VARCHAR NOT NULL,
+            component_id  VARCHAR NOT NULL,     -- sbom_id + '#' + position
+            bom_ref       VARCHAR,
+            is_product    BOOLEAN NOT NULL,     -- the SBOM's own metadata component
+            component_type VARCHAR,
+            name          VARCHAR NOT NULL,
+            version       VARCHAR,
+            supplier      VARCHAR,
+            purl          VARCHAR,
+            pkg_key       VARCHAR,              -- normalised purl type/namespace/name
+            pkg_version   VARCHAR,              -- the version the purl key is checked with
+            cpe           VARCHAR,
+            cpe_key       VARCHAR,              -- vendor:product, lower case
+            cpe_version   VARCHAR,
+            name_key      VARCHAR,              -- normalised name, for advisories naming products
+            file_id       VARCHAR
+        );
+        CREATE TABLE advisory (
+            advisory_id   VARCHAR PRIMARY KEY,  -- source + ':' + record id (+ '#' + CVE in CSAF)
+            vuln_id       VARCHAR NOT NULL,     -- as published: PYSEC-…, GO-…, CVE-…
+            aliases       VARCHAR[],
+            source        VARCHAR NOT NULL,     -- osv | nvd | csaf
+            document      VARCHAR,              -- CSAF tracking id, OSV database
+            summary       VARCHAR,
+            published     TIMESTAMP,
+            modified      TIMESTAMP,            -- a newer version of a record replaces an older
+            withdrawn     TIMESTAMP,
+            cvss_score    DOUBLE,
+            cvss_vector   VARCHAR,
+            file_id       VARCHAR
+        );
+        CREATE TABLE advisory_range (
+            advisory_id   VARCHAR NOT NULL,
+            method        VARCHAR NOT NULL,     -- purl | cpe | name
+            pkg_key       VARCHAR NOT NULL,     -- as sbom_component.pkg_key / cpe_key / name_key
+            scheme        VARCHAR NOT NULL,     -- univers versioning scheme
+            vers          VARCHAR,              -- vers: range (univers), NULL: versions only
+            versions      VARCHAR[],            -- explicit affected versions (OSV, CSAF, CPE)
+            range_key     VARCHAR NOT NULL,     -- hash of (scheme, vers, versions)
+            file_id       VARCHAR
+        );
+        CREATE TABLE kev (
+            cve_id        VARCHAR PRIMARY KEY,
+            vendor        VARCHAR,
+            product       VARCHAR,
+            name          VARCHAR,
+            date_added    DATE,
+            due_date      DATE,
+            ransomware    VARCHAR,              -- Known | Unknown
+            file_id       VARCHAR
+        );
+        CREATE TABLE epss (
+            cve_id        VARCHAR PRIMARY KEY,
+            epss          DOUBLE NOT NULL,
+            percentile    DOUBLE,
+            score_date    DATE,
+            model_version VARCHAR,
+            file_id       VARCHAR
+        );
+        CREATE TABLE vex_document (
+            doc_id        VARCHAR PRIMARY KEY,  -- CycloneDX serial/version, CSAF id, or hash
+            source        VARCHAR NOT NULL,     -- cyclonedx | csaf
+            product       VARCHAR,              -- the document's metadata component, if any
+            modified      TIMESTAMP,
+            file_id       VARCHAR
+        );
+        CREATE TABLE vex_statement (
+            doc_id        VARCHAR NOT NULL,
+            vuln_id       VARCHAR NOT NULL,
+            status        VARCHAR NOT NULL,     -- not_affected | affected | fixed |
+                                                -- under_investigation
+            justification VARCHAR,
+            detail        VARCHAR,
+            product       VARCHAR,              -- plain bom-ref: the product it is scoped to
+            bom_serial    VARCHAR,              -- BOM-Link urn:cdx:serial/version#ref
+            bom_version   INTEGER,
+            bom_ref       VARCHAR,
+            sbom_id       VARCHAR,              -- a VEX embedded in the SBOM itself
+            method        VARCHAR,              -- CSAF product: purl | cpe | name
+            pkg_key       VARCHAR,
+            scheme        VARCHAR,
+            vers          VARCHAR,
+            versions      VARCHAR[],
+            range_key     VARCHAR,
+            file_id       VARCHAR
+        );
+        CREATE TABLE vuln_finding (
+            sbom_id       VARCHAR NOT NULL,
+            product       VARCHAR NOT NULL,
+            product_version VARCHAR,
+            component_id  VARCHAR NOT NULL,
+            component     VARCHAR NOT NULL,
+            component_version VARCHAR,
+            component_purl VARCHAR,
+            component_cpe VARCHAR,
+            advisory_id   VARCHAR NOT NULL,
+            vuln_id       VARCHAR NOT NULL,
+            aliases       VARCHAR[],
+            source        VARCHAR NOT NULL,
+            summary       VARCHAR,
+            method        VARCHAR NOT NULL,     -- purl | cpe | name: how it matched
+            matched_key   VARCHAR NOT NULL,
+            matched_range VARCHAR NOT NULL,     -- the range or version list that matched
+            kev           BOOLEAN NOT NULL,
+            ransomware    BOOLEAN NOT NULL,
+            epss          DOUBLE,
+            cvss          DOUBLE,
+            cvss_vector   VARCHAR,
+            vex_status    VARCHAR,              -- NULL: no statement
+            vex_justification VARCHAR,
+            suppressed    BOOLEAN NOT NULL,     -- VEX not_affected or fixed
+            priority      DOUBLE NOT NULL
+        );
+        """,
+    ),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version
 
 # Tables whose row counts `carewarden status` reports, in display order.
@@ -262,5 +399,13 @@ DATA_TABLES: tuple[str, ...] = (
     "care_team_member",
     "ehr_access",
     "alert",
+    "sbom",
+    "sbom_component",
+    "advisory",
+    "advisory_range",
+    "kev",
+    "epss",
+    "vex_statement",
+    "vuln_finding",
     "quarantine",
 )

@@ -35,11 +35,25 @@ KEYED_TABLES: dict[str, tuple[str, ...]] = {
     "patient": ("patient_id",),
     "encounter": ("encounter_id",),
     "care_team": ("care_team_id",),
+    "sbom": ("sbom_id",),
+    "kev": ("cve_id",),
+    "epss": ("cve_id",),
+    "advisory": ("advisory_id",),
+    "vex_document": ("doc_id",),
 }
+# Keyed tables whose rows carry a version time: a stored row is replaced only by a row at
+# least as new (an advisory re-published later wins, an older copy ingested after is skipped).
+VERSIONED_TABLES: dict[str, str] = {"advisory": "modified", "vex_document": "modified"}
 # Child tables replaced wholesale when their parent row is written again.
 CHILD_TABLES: dict[str, tuple[str, str]] = {
     "encounter_participant": ("encounter", "encounter_id"),
     "care_team_member": ("care_team", "care_team_id"),
+    "sbom_component": ("sbom", "sbom_id"),
+}
+# Children of a versioned parent: they land only with the parent version this file wrote.
+VERSIONED_CHILDREN: dict[str, tuple[str, str]] = {
+    "advisory_range": ("advisory", "advisory_id"),
+    "vex_statement": ("vex_document", "doc_id"),
 }
 APPEND_TABLES: dict[str, tuple[str, ...]] = {"ehr_access": ("event_id", "patient_id")}
 
@@ -246,7 +260,12 @@ class Store:
         if rows.num_rows == 0:
             return 0, 0
         if table in KEYED_TABLES:
-            return self._upsert(table, rows, KEYED_TABLES[table], file_id), 0
+            written = self._upsert(table, rows, KEYED_TABLES[table], file_id)
+            if table in VERSIONED_TABLES:
+                return written, int(rows.num_rows) - written
+            return written, 0
+        if table in VERSIONED_CHILDREN:
+            return self._insert_children(table, rows, file_id), 0
         if table in CHILD_TABLES:
             return self._insert_arrow(table, rows, file_id), 0
         if table in APPEND_TABLES:
@@ -272,15 +291,23 @@ class Store:
         cols = ", ".join(f'"{c}"' for c in rows.column_names) + ", file_id"
         # An explicit position: the last occurrence of a key in the batch must win.
         rows = rows.append_column("_pos", pa.array(range(rows.num_rows), pa.int64()))
+        order, newer = "_pos DESC", ""
+        if table in VERSIONED_TABLES:
+            # The newest version wins, in the batch and against the store.
+            at = VERSIONED_TABLES[table]
+            order = f"{at} DESC NULLS LAST, _pos DESC"
+            match = " AND ".join(f"e.{k} = n.{k}" for k in key)
+            newer = f"WHERE NOT EXISTS (SELECT 1 FROM {table} e WHERE {match} AND e.{at} > n.{at})"
         self.con.register("_incoming", rows)
         try:
             # Last occurrence in the batch wins, as a later line of an export would.
             self._exec(
                 f"CREATE OR REPLACE TEMP TABLE _latest AS SELECT {cols} FROM "
-                f"(SELECT *, {_literal(file_id)} AS file_id FROM _incoming) "
-                f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY _pos DESC) = 1"
+                f"(SELECT *, {_literal(file_id)} AS file_id FROM _incoming n {newer}) "
+                f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {order}) = 1"
             )
-            for child, (parent, parent_key) in CHILD_TABLES.items():
+            children = {**CHILD_TABLES, **VERSIONED_CHILDREN}
+            for child, (parent, parent_key) in children.items():
                 if parent == table:
                     self._exec(
                         f"DELETE FROM {child} WHERE {parent_key} IN "
@@ -297,6 +324,22 @@ class Store:
         finally:
             self.con.unregister("_incoming")
         return int(written)
+
+    def _insert_children(self, table: str, rows: pa.Table, file_id: str) -> int:
+        """Insert rows of a versioned parent's child table whose parent row this file wrote
+        (children of a stale version, skipped by :meth:`_upsert`, are dropped too)."""
+        parent, key = VERSIONED_CHILDREN[table]
+        cols = ", ".join(f'"{c}"' for c in rows.column_names)
+        self.con.register("_incoming", rows)
+        try:
+            inserted = self._exec(
+                f"INSERT INTO {table} ({cols}, file_id) "
+                f"SELECT {cols}, {_literal(file_id)} FROM _incoming WHERE {key} IN "
+                f"(SELECT {key} FROM {parent} WHERE file_id = {_literal(file_id)})"
+            )
+        finally:
+            self.con.unregister("_incoming")
+        return int(inserted[0][0])
 
     def _append_new(
         self, table: str, rows: pa.Table, key: tuple[str, ...], file_id: str

@@ -232,3 +232,33 @@ def test_a_service_department_gives_its_service_to_generic_roles(
         ("rad", "radiology"),
         ("ld", "other"),
     }
+
+
+def test_colleagues_of_a_participant_cover_their_patients(
+    hospital: Store, tmp_path: Path
+) -> None:
+    """A colleague of the attending (same department) opening the patient's chart on
+    another ward is cross-cover ('colleague'), unless the policy turns that off; a user of
+    another department is not covered."""
+    add(
+        hospital,
+        tmp_path,
+        "ward",
+        department("4w", "4 West"),
+        encounter("e-4w", "boarder", "4w", "2026-03-01T08:00:00Z", "2026-03-04T08:00:00Z",
+                  participants=(("doc", "ATND"),)),
+        access("cross-cover", "cover", "boarder", "2026-03-02T03:00:00Z"),
+        access("outsider", "ednurse", "boarder", "2026-03-02T03:00:00Z"),
+        access("after-stay", "cover", "boarder", "2026-04-20T03:00:00Z"),  # past repeat
+    )
+    explain_accesses(hospital, PrivacyPolicy.load())
+    reasons = _reasons(hospital)
+    assert (reasons["cross-cover"], reasons["outsider"], reasons["after-stay"]) == (
+        "colleague",
+        None,
+        None,
+    )
+    strict = PrivacyPolicy.load()
+    strict.relationships.colleague_cover = False
+    explain_accesses(hospital, strict)
+    assert _reasons(hospital)["cross-cover"] is None

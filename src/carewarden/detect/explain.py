@@ -10,6 +10,8 @@ privacy officer should look. Reasons, in order of preference:
 ``emergency``     emergency purpose (ETREAT) while the patient is in an emergency encounter
 ``<category>``    a service role (pharmacist, laboratory, radiology, transport, billing, him,
                   registration) with the relationship the policy gives that role
+``colleague``     a participant of the patient's encounter works in the user's department
+                  (cross-cover; after Fabbri and LeFevre's department-of-the-doctor paths)
 ``repeat``        the same user's earlier access to this patient was explained, recently
 
 The result is the TEMP table ``access_explanation`` (one row per access in scope; ``reason``
@@ -73,7 +75,8 @@ class ExplainSummary:
 
 def reasons(policy: PrivacyPolicy) -> list[str]:
     """Every reason, most preferred first; a reason's code is its index + 1."""
-    return [*FIXED_REASONS, *policy.service_roles]
+    colleague = ["colleague"] if policy.relationships.colleague_cover else []
+    return [*FIXED_REASONS, *policy.service_roles, *colleague]
 
 
 def _found_sql(policy: PrivacyPolicy, scope: str, categories: str) -> str:
@@ -96,6 +99,7 @@ def _found_sql(policy: PrivacyPolicy, scope: str, categories: str) -> str:
     )
     shift = ENCOUNTER_BITS
     role_prefix = _literal(ROLE_REFERENCE)
+    colleague_cover = "true" if r.colleague_cover else "false"
     return f"""
 WITH staff AS (
     -- participants and team members referenced by PractitionerRole: that role's practitioner
@@ -120,6 +124,16 @@ WITH staff AS (
     SELECT user_id, department_id, coalesce(period_start, {LONG_AGO}) AS held_from,
            coalesce(period_end, {FOREVER}) AS held_until
     FROM {categories} WHERE department_id IS NOT NULL
+), participant_departments AS (
+    -- the departments of each encounter's participants, for cross-cover
+    SELECT DISTINCT en.patient_id, c.department_id, en.erow,
+           en.s - {_hours(r.department_hours_before)} AS lo,
+           en.e + {_days(r.department_days_after)} AS hi
+    FROM encounter_participant p JOIN _explain_enc en USING (encounter_id)
+    LEFT JOIN staff st ON st.ref = p.user_id
+    JOIN {categories} c ON c.user_id = coalesce(st.user_id, p.user_id)
+    WHERE c.department_id IS NOT NULL AND c.department_id IS DISTINCT FROM en.department_id
+      AND {colleague_cover}
 ), user_services AS (
     SELECT c.user_id, coalesce(c.period_start, {LONG_AGO}) AS held_from,
            coalesce(c.period_end, {FOREVER}) AS held_until, sr.*
@@ -142,6 +156,13 @@ FROM {scope} a JOIN _explain_enc en ON en.patient_id = a.patient_id AND en.class
 WHERE a.purpose = 'ETREAT'
   AND a.time BETWEEN en.s - {_hours(r.emergency_hours_around)}
                  AND en.e + {_hours(r.emergency_hours_around)}
+UNION ALL
+SELECT a.aid, ({code.get("colleague", 0)}::BIGINT << {shift}) | pd.erow
+FROM {scope} a
+JOIN user_departments u ON u.user_id = a.user_id
+JOIN participant_departments pd
+  ON pd.patient_id = a.patient_id AND pd.department_id = u.department_id
+WHERE a.time BETWEEN pd.lo AND pd.hi AND a.time BETWEEN u.held_from AND u.held_until
 UNION ALL
 SELECT a.aid, (sv.code::BIGINT << {shift}) | en.erow
 FROM {scope} a

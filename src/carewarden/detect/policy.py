@@ -37,6 +37,7 @@ class Relationships(BaseModel):
     participant_days_after: float = Field(default=7, ge=0)
     department_hours_before: float = Field(default=24, ge=0)
     department_days_after: float = Field(default=3, ge=0)
+    colleague_cover: bool = True
     emergency_hours_around: float = Field(default=2, ge=0)
     repeat_days: float = Field(default=30, ge=0)
 

@@ -262,3 +262,36 @@ def test_colleagues_of_a_participant_cover_their_patients(
     strict.relationships.colleague_cover = False
     explain_accesses(hospital, strict)
     assert _reasons(hospital)["cross-cover"] is None
+
+
+def test_requests_are_explained_like_accesses(hospital: Store, tmp_path: Path) -> None:
+    """A decision before the access uses the audit's relationships: the attending during
+    the stay, an emergency with ETREAT, a repeat after an explained access; not a stranger."""
+    import datetime as dt
+
+    import pyarrow as pa
+
+    from carewarden.detect.explain import explain_requests
+
+    add(hospital, tmp_path, "past", access("earlier", "doc", "pat", "2026-03-04T10:00:00Z"))
+    requests = pa.table(
+        {
+            "user_id": ["doc", "ednurse", "doc", "doc", "pharm"],
+            "patient_id": ["pat", "pat", "walkin", "pat", "pat"],
+            "time": [
+                dt.datetime(2026, 3, 2, 10),
+                dt.datetime(2026, 3, 3, 10),
+                dt.datetime(2026, 3, 10, 4),
+                dt.datetime(2026, 3, 25, 10),  # past the encounter window: repeat
+                dt.datetime(2026, 6, 1, 10),
+            ],
+            "purpose": ["TREAT", "TREAT", "ETREAT", None, None],
+        }
+    )
+    assert explain_requests(hospital, requests) == [
+        "encounter",
+        None,
+        "emergency",
+        "repeat",
+        None,
+    ]

@@ -33,6 +33,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+import pyarrow as pa
+
 from carewarden.connectors.fhir import ROLE_REFERENCE
 from carewarden.detect.policy import PrivacyPolicy
 from carewarden.detect.roles import RoleMapping, map_roles
@@ -262,19 +264,15 @@ def explain_accesses(store: Store, policy: PrivacyPolicy, site_tz: str = "UTC") 
     return summary
 
 
-def explain_subset(store: Store, column: str, value: str) -> None:
-    """Build the session's ``access_explanation`` for the accesses whose ``column``
-    (``user_id`` or ``patient_id``) is ``value``, under the policy and site zone of the last
-    ``carewarden detect`` (the shipped policy and UTC before the first)."""
-    if column not in ("user_id", "patient_id"):
-        raise ValueError(f"cannot explain by {column!r}")
+def _saved_policy(store: Store) -> PrivacyPolicy:
     saved = store.setting(POLICY_SETTING)
-    policy = PrivacyPolicy.model_validate_json(saved) if saved else PrivacyPolicy.load()
-    store.query(
-        "CREATE OR REPLACE TEMP TABLE _explain_scope AS "
-        f"SELECT rowid AS aid, * FROM ehr_access WHERE {column} = ?",
-        [value],
-    )
+    return PrivacyPolicy.model_validate_json(saved) if saved else PrivacyPolicy.load()
+
+
+def _explain_scope(store: Store, policy: PrivacyPolicy) -> None:
+    """Build ``access_explanation`` for the temp table ``_explain_scope``, with role
+    categories mapped now (a read-only session cannot rely on a stale or missing
+    ``workforce_category``)."""
     categories = map_roles(store, policy).categories
     store.con.register("_explain_category_rows", categories)
     try:
@@ -292,3 +290,59 @@ def explain_subset(store: Store, column: str, value: str) -> None:
     )
     for statement in [*statements, "DROP TABLE _explain_scope", "DROP TABLE _explain_category"]:
         store.query(statement)
+
+
+def explain_subset(store: Store, column: str, value: str) -> None:
+    """Build the session's ``access_explanation`` for the accesses whose ``column``
+    (``user_id`` or ``patient_id``) is ``value``, under the policy and site zone of the last
+    ``carewarden detect`` (the shipped policy and UTC before the first)."""
+    if column not in ("user_id", "patient_id"):
+        raise ValueError(f"cannot explain by {column!r}")
+    store.query(
+        "CREATE OR REPLACE TEMP TABLE _explain_scope AS "
+        f"SELECT rowid AS aid, * FROM ehr_access WHERE {column} = ?",
+        [value],
+    )
+    _explain_scope(store, _saved_policy(store))
+
+
+def explain_requests(store: Store, requests: pa.Table) -> list[str | None]:
+    """The reason that would explain each requested access, None where nothing would: the
+    audit's own relationships, for decisions made before the access (zero trust).
+
+    ``requests`` has columns ``user_id``, ``patient_id``, ``time`` (naive UTC) and
+    ``purpose`` (e.g. TREAT, ETREAT; may be null). The user's earlier accesses to the same
+    patient count, so a recent explained access makes a later one a ``repeat``."""
+    policy = _saved_policy(store)
+    numbered = requests.select(["user_id", "patient_id", "time", "purpose"]).append_column(
+        "request_no", pa.array(range(requests.num_rows), pa.int64())
+    )
+    store.con.register("_explain_request_rows", numbered)
+    try:
+        store.query(
+            f"""CREATE OR REPLACE TEMP TABLE _explain_scope AS
+            SELECT -1 - r.request_no AS aid, 'request:' || r.request_no AS event_id,
+                   r.patient_id::VARCHAR AS patient_id, r.user_id::VARCHAR AS user_id,
+                   r.time::TIMESTAMP AS time, 'read' AS action, r.purpose::VARCHAR AS purpose,
+                   NULL::VARCHAR AS reason, NULL::VARCHAR AS workstation
+            FROM _explain_request_rows r
+            UNION ALL
+            SELECT a.rowid, a.event_id, a.patient_id, a.user_id, a.time, a.action, a.purpose,
+                   a.reason, a.workstation
+            FROM ehr_access a
+            WHERE EXISTS (SELECT 1 FROM _explain_request_rows r
+                          WHERE r.user_id = a.user_id AND r.patient_id = a.patient_id
+                            AND a.time BETWEEN r.time::TIMESTAMP
+                                               - {_days(policy.relationships.repeat_days)}
+                                           AND r.time::TIMESTAMP)"""
+        )
+    finally:
+        store.con.unregister("_explain_request_rows")
+    _explain_scope(store, policy)
+    found = dict(
+        store.query(
+            "SELECT event_id, reason FROM access_explanation WHERE event_id LIKE 'request:%'"
+        )
+    )
+    store.query("DROP TABLE access_explanation")
+    return [found.get(f"request:{n}") for n in range(requests.num_rows)]

@@ -140,7 +140,11 @@ WITH applied AS (
 )
 SELECT fid,
        arg_min(status, rank) AS status,
-       arg_min(justification, rank) AS justification
+       -- the least reassuring status; of its statements, a standard justification code
+       -- (code_not_present…) before free text, then alphabetically: the same every run
+       first(justification ORDER BY rank,
+             NOT regexp_full_match(coalesce(justification, ''), '[a-z_]+'),
+             justification NULLS LAST) AS justification
 FROM (
     SELECT *, CASE status WHEN 'affected' THEN 0 WHEN 'under_investigation' THEN 1
                           WHEN 'fixed' THEN 2 ELSE 3 END AS rank

@@ -81,9 +81,11 @@ WITH stats AS (
     FROM case_alert ca JOIN alert a ON a.alert_id = ca.alert_id
     GROUP BY ca.case_id
 ), tasks AS (
-    SELECT case_id, count(*) FILTER (WHERE done_at IS NULL) AS open_tasks,
-           count(*) FILTER (WHERE done_at IS NULL AND due_at < $now) AS overdue
-    FROM case_task GROUP BY case_id
+    SELECT t.case_id, count(*) FILTER (WHERE t.done_at IS NULL) AS open_tasks,
+           count(*) FILTER (WHERE t.done_at IS NULL AND t.due_at < $now
+                                  AND c.status <> 'closed') AS overdue
+    FROM case_task t JOIN incident_case c ON c.case_id = t.case_id
+    GROUP BY t.case_id
 ), standing AS (
     SELECT *, coalesce(status <> 'closed' OR disposition NOT IN {DISMISSED!r}, false) AS stands
     FROM incident_case

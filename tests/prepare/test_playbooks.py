@@ -169,3 +169,20 @@ def test_playbooks_cli(tmp_path: Path) -> None:
     failed = runner.invoke(app, ["playbooks", "validate", str(bad)])
     assert failed.exit_code == 2
     assert "bad.yaml" in failed.output and "due_hours_after_discovery" in failed.output
+
+
+def test_readme_examples_load(tmp_path: Path) -> None:
+    """The settings and playbook examples in the README's Cases and playbooks section are
+    valid as written."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Cases and playbooks") : readme.index("## Breach assessment")]
+    blocks = [part.split("```", 1)[0] for part in section.split("```yaml\n")[1:]]
+    settings_text, playbook_text = blocks
+    (tmp_path / "our-playbooks").mkdir()
+    playbook = write(tmp_path / "our-playbooks", playbook_text, "my-playbook")
+    loaded = load_playbook(playbook)
+    assert loaded.tasks()[0][1].due_hours_after_discovery == 24
+    config = write(tmp_path, settings_text, "cases")
+    settings = load_case_settings(config)
+    assert "my-playbook" in {p.id for p in settings.playbooks}
+    assert settings.entity_precedence == ("user", "host", "device", "patient")

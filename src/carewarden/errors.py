@@ -31,3 +31,8 @@ class SourceError(CarewardenError):
         self.line = line
         where = f"{path}:{line}" if line is not None else path
         super().__init__(f"{where}: {message}")
+
+
+class RequestError(CarewardenError):
+    """A command names something that does not exist or asks for what cannot be done (an
+    unknown case id, closing a closed case); the message names it. CLI exit code 2."""

@@ -20,7 +20,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from carewarden.errors import CarewardenError, ConfigError, StoreBusyError
+from carewarden.errors import CarewardenError, ConfigError, RequestError, StoreBusyError
 from carewarden.store import Store
 
 EXIT_OK = 0
@@ -66,6 +66,8 @@ def user_errors() -> Iterator[None]:
         yield
     except (ConfigError, FileNotFoundError) as exc:
         fail(str(exc) if isinstance(exc, ConfigError) else f"no such file: {exc}", EXIT_USAGE)
+    except RequestError as exc:
+        fail(str(exc), EXIT_USAGE)
     except StoreBusyError as exc:
         fail(str(exc), EXIT_FINDINGS)
     except CarewardenError as exc:

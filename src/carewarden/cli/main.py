@@ -21,7 +21,10 @@ from rich.table import Table
 
 from carewarden import __version__
 from carewarden.cli import breach as breach_cli
+from carewarden.cli import cases as cases_cli
 from carewarden.cli import ingest as ingest_cli
+from carewarden.cli import playbooks as playbooks_cli
+from carewarden.cli.cases import CasesConfigOption, WindowOption, render_correlation
 from carewarden.cli.common import (
     EXIT_FINDINGS,
     EXIT_USAGE,
@@ -38,6 +41,7 @@ from carewarden.cli.common import (
 from carewarden.cli.evaluate import evaluate_command
 from carewarden.cli.vulns import vulns_command
 from carewarden.detect.explain import ExplainSummary
+from carewarden.prepare.case_settings import load_case_settings
 from carewarden.services.overview import Overview, overview
 
 app = typer.Typer(
@@ -49,6 +53,8 @@ app = typer.Typer(
 )
 app.add_typer(ingest_cli.app, name="ingest")
 app.add_typer(breach_cli.app, name="breach")
+app.add_typer(cases_cli.app, name="cases")
+app.add_typer(playbooks_cli.app, name="playbooks")
 app.command("evaluate")(evaluate_command)
 app.command("vulns")(vulns_command)
 
@@ -173,13 +179,18 @@ def detect(
         Path | None,
         typer.Option("--policy", help="Privacy policy YAML (default: the shipped policy)."),
     ] = None,
+    cases_config: CasesConfigOption = None,
+    window: WindowOption = None,
     quiet: QuietOption = False,
 ) -> None:
-    """Explain every access, then run every detection (reruns add no duplicate alerts)."""
+    """Explain every access, run every detection (reruns add no duplicate alerts), and group
+    the new alerts into cases by entity and time."""
     from carewarden.services.detect import detect as run_detection
 
+    with user_errors():
+        settings = load_case_settings(cases_config, window=window)
     with open_store(store) as opened, user_errors():
-        result = run_detection(opened, policy=policy, site_tz=tz)
+        result = run_detection(opened, policy=policy, site_tz=tz, cases=settings)
     summary = result.alerts
     for detector_id, error in summary.failures.items():
         console.print(f"[red]detector {detector_id} failed:[/] {error}", highlight=False)
@@ -190,6 +201,7 @@ def detect(
         console.print(
             f"[bold]{summary.new_alerts:,}[/] new alerts, {summary.total_alerts:,} in all."
         )
+        render_correlation(result.cases)
 
 
 def render_explained(explained: ExplainSummary) -> None:
@@ -461,10 +473,11 @@ def demo(
     console.print(by_rule)
     render_explained(result.detect.explained)
     users = Table(title="privacy cases: top users by risk", show_edge=False)
-    for column in ("user", "risk", "alerts", "patients", "days", "rules"):
-        users.add_column(column, justify="left" if column in ("user", "rules") else "right")
+    for column in ("case", "user", "risk", "alerts", "patients", "days", "rules"):
+        users.add_column(column, justify="left" if column in ("case", "user", "rules") else "right")
     for u in figures.top_users:
         users.add_row(
+            u.case_id,
             f"{u.name} ({u.user_id})",
             str(u.risk),
             str(u.alerts),
@@ -473,8 +486,15 @@ def demo(
             ", ".join(r.removeprefix("privacy.") for r in u.rules),
         )
     console.print(users)
-    if figures.top_users:
+    if figures.top_users and figures.top_users[0].explanations:
         console.print(f"Top case: {figures.top_users[0].explanations[0]}", highlight=False)
+    ready = figures.preparedness
+    if ready is not None:
+        console.print(
+            f"Cases: {ready.open_count:,} open, {len(ready.overdue):,} overdue task(s) "
+            "(`carewarden cases list`).",
+            highlight=False,
+        )
     timing = ", ".join(f"{k} {v:.1f}s" for k, v in result.seconds.items())
     console.print(f"Timings: {timing}.")
     console.print(f"Store: {store_path(store_dir)}")

@@ -1,4 +1,5 @@
-"""`carewarden detect`: explain every access, then run every detection over the store."""
+"""`carewarden detect`: explain every access, run every detection over the store, then
+group the new alerts into cases."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from carewarden.detect.engine import DetectContext, DetectSummary, builtin_detec
 from carewarden.detect.explain import ExplainSummary, explain_accesses
 from carewarden.detect.policy import PrivacyPolicy
 from carewarden.errors import ConfigError
+from carewarden.prepare.case_settings import CaseSettings, load_case_settings
+from carewarden.prepare.correlate import CorrelationSummary, correlate
 from carewarden.store import Store
 
 
@@ -18,6 +21,7 @@ from carewarden.store import Store
 class DetectionRun:
     explained: ExplainSummary
     alerts: DetectSummary
+    cases: CorrelationSummary
 
 
 def site_timezone(store: Store, requested: str | None) -> str:
@@ -39,12 +43,20 @@ def site_timezone(store: Store, requested: str | None) -> str:
     return zone
 
 
-def detect(store: Store, *, policy: Path | None = None, site_tz: str | None = None) -> DetectionRun:
-    """Rebuild the access explanations under ``policy`` (default: the shipped one), then run
-    the rules; alerts already in the store are not added again."""
+def detect(
+    store: Store,
+    *,
+    policy: Path | None = None,
+    site_tz: str | None = None,
+    cases: CaseSettings | None = None,
+) -> DetectionRun:
+    """Rebuild the access explanations under ``policy`` (default: the shipped one), run
+    the rules (alerts already in the store are not added again), then put the alerts not yet
+    in a case into cases under ``cases`` (default: the shipped ``cases.yaml``)."""
+    settings = cases if cases is not None else load_case_settings()
     site_tz = site_timezone(store, site_tz)
     loaded = PrivacyPolicy.load(policy)
     explained = explain_accesses(store, loaded, site_tz)
     context = DetectContext(site_tz=site_tz, parameters=dict(loaded.thresholds))
     alerts = run_detectors(store, [*builtin_detectors(), BehaviourModel()], context)
-    return DetectionRun(explained, alerts)
+    return DetectionRun(explained, alerts, correlate(store, settings))

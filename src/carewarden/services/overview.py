@@ -6,16 +6,20 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from carewarden.services.cases import Preparedness, list_cases, preparedness
 from carewarden.store import SourceFile, Store
 
 
 @dataclass(frozen=True)
 class UserRisk:
-    """A user's alerts rolled up into one case for the privacy officer.
+    """A case about a user, as the privacy officer reads it.
 
-    ``risk`` (0-100): the user's highest alert score, plus 5 for each other kind of
-    violation and 3 for each other day with an alert, so repeat offenders rank first."""
+    ``risk`` (0-100): the case's highest alert score, plus 5 for each other kind of
+    violation, 3 for each other day with an alert and 10 for each other standing case of
+    the user, so repeat offenders rank first (``services/cases.py``)."""
 
+    case_id: str
+    status: str
     user_id: str
     name: str
     role: str
@@ -40,6 +44,7 @@ class Overview:
     top_users: list[UserRisk]
     top_alerts: list[dict[str, Any]] = field(default_factory=list)
     explained: dict[str, int] = field(default_factory=dict)  # accesses by explanation
+    preparedness: Preparedness | None = None
 
     @property
     def explained_share(self) -> float | None:
@@ -47,7 +52,8 @@ class Overview:
         return (total - self.explained.get("unexplained", 0)) / total if total else None
 
 
-def overview(store: Store, *, top: int = 10) -> Overview:
+def overview(store: Store, *, top: int = 10, now: dt.datetime | None = None) -> Overview:
+    """The store's figures; ``now`` decides which case tasks are overdue."""
     span = store.query("SELECT min(time), max(time) FROM ehr_access")[0]
     by_rule = store.query(
         "SELECT rule_id, any_value(title), any_value(severity), count(*) FROM alert "
@@ -56,34 +62,22 @@ def overview(store: Store, *, top: int = 10) -> Overview:
     by_severity = dict(
         store.query("SELECT severity, count(*) FROM alert GROUP BY severity ORDER BY severity")
     )
-    users = store.query(
-        """
-        WITH per_user AS (
-            SELECT user_id, count(*) AS alerts,
-                   least(100, max(score) + 5 * (count(DISTINCT rule_id) - 1)
-                              + 3 * (count(DISTINCT date_trunc('day', first_seen)) - 1))
-                       AS risk,
-                   list(DISTINCT rule_id ORDER BY rule_id) AS rules,
-                   count(DISTINCT patient_id) AS patients,
-                   count(DISTINCT date_trunc('day', first_seen)) AS days,
-                   list(explanation ORDER BY score DESC, first_seen)[1:3] AS explanations
-            FROM alert WHERE user_id IS NOT NULL GROUP BY user_id
+    users = [
+        UserRisk(
+            case_id=c.case_id,
+            status=c.status,
+            user_id=c.entity_id,
+            name=c.entity_name or c.entity_id,
+            role=c.entity_role or "",
+            alerts=c.alerts,
+            risk=c.risk,
+            rules=c.rules,
+            patients=c.patients,
+            days=c.days,
+            explanations=c.explanations,
         )
-        SELECT u.user_id,
-               coalesce(any_value(w.given_name) || ' ' || any_value(w.family_name), u.user_id),
-               coalesce(any_value(coalesce(r.role_display, r.role_code)), ''),
-               any_value(u.alerts), round(any_value(u.risk)), any_value(u.rules),
-               any_value(u.patients), any_value(u.days), any_value(u.explanations)
-        FROM per_user u
-        LEFT JOIN workforce w ON w.user_id = u.user_id
-        LEFT JOIN workforce_role r ON r.user_id = u.user_id
-        GROUP BY u.user_id
-        ORDER BY round(any_value(u.risk)) DESC, any_value(u.days) DESC,
-                 any_value(u.alerts) DESC, u.user_id
-        LIMIT ?
-        """,
-        [top],
-    )
+        for c in list_cases(store, entity_kind="user", limit=top, now=now)
+    ]
     explained = dict(
         store.query(
             "SELECT coalesce(reason, 'unexplained'), accesses FROM explanation_summary "
@@ -108,10 +102,8 @@ def overview(store: Store, *, top: int = 10) -> Overview:
         access_span=(span[0], span[1]),
         alerts_by_rule=[(r, t, s, int(n)) for r, t, s, n in by_rule],
         alerts_by_severity={str(k): int(v) for k, v in by_severity.items()},
-        top_users=[
-            UserRisk(u, n, role, int(c), int(r), list(rules), int(p), int(d), list(ex))
-            for u, n, role, c, r, rules, p, d, ex in users
-        ],
+        top_users=users,
         top_alerts=alerts,
         explained={str(k): int(v) for k, v in explained.items()},
+        preparedness=preparedness(store, now=now, top=top),
     )

@@ -385,6 +385,66 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        8,
+        "incident cases: linked alerts, playbook tasks, hash-chained history, breach records",
+        """
+        CREATE TABLE incident_case (
+            case_id       VARCHAR PRIMARY KEY,  -- C-0001, C-0002 … in order of opening
+            entity_kind   VARCHAR NOT NULL,     -- user | host | device | patient
+            entity_id     VARCHAR NOT NULL,
+            title         VARCHAR NOT NULL,
+            status        VARCHAR NOT NULL,     -- open | investigating | contained | closed
+            owner         VARCHAR,
+            severity      VARCHAR NOT NULL,     -- the highest of its alerts'
+            opened_at     TIMESTAMP NOT NULL,
+            updated_at    TIMESTAMP NOT NULL,
+            closed_at     TIMESTAMP,
+            disposition   VARCHAR,              -- true-positive | false-positive | benign | …
+            playbook_id   VARCHAR,
+            discovery_at  TIMESTAMP NOT NULL    -- task deadlines count from here
+        );
+        CREATE TABLE case_alert (
+            case_id       VARCHAR NOT NULL,
+            alert_id      VARCHAR NOT NULL,
+            linked_at     TIMESTAMP NOT NULL,
+            PRIMARY KEY (case_id, alert_id)
+        );
+        CREATE TABLE case_event (               -- append-only; one hash chain over every case
+            seq           BIGINT PRIMARY KEY,   -- 1, 2, 3 … across all cases
+            case_id       VARCHAR NOT NULL,
+            recorded_at   TIMESTAMP NOT NULL,   -- when the change was made (UTC)
+            actor         VARCHAR NOT NULL,
+            kind          VARCHAR NOT NULL,     -- created | alert-linked | assigned | note | …
+            detail        JSON NOT NULL,
+            prev_hash     VARCHAR NOT NULL,     -- the previous record's hash ('' for the first)
+            hash          VARCHAR NOT NULL      -- SHA-256 of prev_hash and this record
+        );
+        CREATE TABLE case_task (
+            case_id       VARCHAR NOT NULL,
+            task_id       VARCHAR NOT NULL,
+            position      INTEGER NOT NULL,     -- the playbook's order
+            phase         VARCHAR NOT NULL,     -- identify | contain | eradicate | recover | …
+            title         VARCHAR NOT NULL,
+            owner_role    VARCHAR NOT NULL,
+            due_at        TIMESTAMP NOT NULL,
+            done_at       TIMESTAMP,
+            done_by       VARCHAR,
+            evidence_required VARCHAR[] NOT NULL,
+            evidence_note VARCHAR,
+            PRIMARY KEY (case_id, task_id)
+        );
+        CREATE TABLE case_breach (
+            case_id       VARCHAR PRIMARY KEY,
+            incident      JSON NOT NULL,        -- an Incident (prepare/incident.py)
+            recorded_at   TIMESTAMP NOT NULL,
+            recorded_by   VARCHAR NOT NULL
+        );
+        """,
+    ),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version
 
 # Tables whose row counts `carewarden status` reports, in display order.
@@ -407,5 +467,6 @@ DATA_TABLES: tuple[str, ...] = (
     "epss",
     "vex_statement",
     "vuln_finding",
+    "incident_case",
     "quarantine",
 )

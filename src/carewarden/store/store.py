@@ -392,6 +392,10 @@ class Store:
         self._exec(f"DELETE FROM {table}")
         return self._insert_arrow(table, rows) if rows.num_rows else 0
 
+    def append(self, table: str, rows: pa.Table) -> int:
+        """Insert ``rows`` (columns named as the table's) into ``table``; return how many."""
+        return self._insert_arrow(table, rows) if rows.num_rows else 0
+
     def rebuild_table(self, table: str, select_sql: str) -> int:
         """Replace every row of a derived table with the result of ``select_sql``."""
         self._exec(f"DELETE FROM {table}")

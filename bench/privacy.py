@@ -35,7 +35,8 @@ with Store.open(Path(sys.argv[1])) as store:
     started = time.perf_counter()
     run = detect(store, site_tz="America/Chicago")
     elapsed = time.perf_counter() - started
-print(elapsed, run.explained.accesses, run.explained.explained, run.alerts.total_alerts)
+print(elapsed, run.explained.accesses, run.explained.explained, run.alerts.total_alerts,
+      ",".join(f"{k}={v:.2f}" for k, v in run.seconds.items()))
 """
 
 JOIN = """
@@ -83,7 +84,7 @@ def main() -> None:
     _, status, usage = os.wait4(proc.pid, 0)
     if status:
         raise SystemExit(f"detect failed: {output}")
-    seconds, accesses, explained, alerts = output.split()
+    seconds, accesses, explained, alerts, phases = output.split()
     detect_s = float(seconds)
 
     con = duckdb.connect(str(store_dir / "carewarden.duckdb"), read_only=True)
@@ -100,6 +101,9 @@ def main() -> None:
     print(f"explained           {int(explained) / n:.2%}")
     print(f"alerts              {int(alerts):,} ({int(alerts) / n * 1000:.2f} per 1,000 accesses)")
     print(f"detect              {detect_s:.1f} s = {n / detect_s:,.0f} accesses/s")
+    for phase in phases.split(","):
+        name, value = phase.split("=")
+        print(f"  {name:<18}{float(value):.1f} s")
     print(f"scan + hash join    {join_s:.2f} s (median of 3)")
     print(f"detect / join       {detect_s / join_s:.1f}x")
     print(f"detect peak RSS     {usage.ru_maxrss / 1024:,.0f} MiB")

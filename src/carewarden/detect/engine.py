@@ -227,6 +227,13 @@ class DetectSummary:
     by_detector: dict[str, int] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
 
+    def merge(self, later: DetectSummary) -> None:
+        """Add the counts of a later run of other detectors (its total is the newer)."""
+        self.new_alerts += later.new_alerts
+        self.total_alerts = later.total_alerts
+        self.by_detector.update(later.by_detector)
+        self.failures.update(later.failures)
+
 
 MACROS = Path(__file__).parent / "macros.sql"
 """Name and address normal forms the rules share (TEMP macros of the session)."""

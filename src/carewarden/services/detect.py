@@ -3,7 +3,8 @@ group the new alerts into cases."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -22,6 +23,7 @@ class DetectionRun:
     explained: ExplainSummary
     alerts: DetectSummary
     cases: CorrelationSummary
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time of each phase
 
 
 def site_timezone(store: Store, requested: str | None) -> str:
@@ -56,7 +58,19 @@ def detect(
     settings = cases if cases is not None else load_case_settings()
     site_tz = site_timezone(store, site_tz)
     loaded = PrivacyPolicy.load(policy)
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
     explained = explain_accesses(store, loaded, site_tz)
+    seconds["explanations"] = time.perf_counter() - started
     context = DetectContext(site_tz=site_tz, parameters=dict(loaded.thresholds))
-    alerts = run_detectors(store, [*builtin_detectors(), BehaviourModel()], context)
-    return DetectionRun(explained, alerts, correlate(store, settings))
+    started = time.perf_counter()
+    alerts = run_detectors(store, builtin_detectors(), context)
+    seconds["rules"] = time.perf_counter() - started
+    started = time.perf_counter()
+    behaviour = run_detectors(store, [BehaviourModel()], context)
+    seconds["behaviour"] = time.perf_counter() - started
+    alerts.merge(behaviour)
+    started = time.perf_counter()
+    grouped = correlate(store, settings)
+    seconds["cases"] = time.perf_counter() - started
+    return DetectionRun(explained, alerts, grouped, seconds)

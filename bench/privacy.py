@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -73,11 +74,13 @@ def main() -> None:
         with Store.open(store_dir) as store:
             ingest(store, FhirConnector(timezone="America/Chicago"), [data])
         print(f"ingested in {time.perf_counter() - started:.0f} s")
-    with Store.open(store_dir) as store:
-        store.query("DELETE FROM alert")
+    # detect runs on a copy of the ingested store, so every run starts with no alerts or cases
+    run_dir = work / "store-detect"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    shutil.copytree(store_dir, run_dir)
 
     proc = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(store_dir)], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", CHILD, str(run_dir)], stdout=subprocess.PIPE, text=True
     )
     assert proc.stdout is not None
     output = proc.stdout.read()
@@ -87,7 +90,7 @@ def main() -> None:
     seconds, accesses, explained, alerts, phases = output.split()
     detect_s = float(seconds)
 
-    con = duckdb.connect(str(store_dir / "carewarden.duckdb"), read_only=True)
+    con = duckdb.connect(str(run_dir / "carewarden.duckdb"), read_only=True)
     con.execute("SET enable_progress_bar = false")
     joins = []
     for _ in range(3):

@@ -137,11 +137,20 @@ def test_role_codes_map_to_categories(
 
 
 def test_unmapped_role_codes_are_reported(hospital: Store, tmp_path: Path) -> None:
-    """A role whose code and names match nothing is counted as unmapped, with its code."""
-    add(hospital, tmp_path, "odd", role("r-odd", "odd", None, "zz9", system="urn:local"))
+    """A role whose code and names match nothing is counted as unmapped, with its code and
+    the accesses of its holders (and how many of those nothing explains)."""
+    add(
+        hospital,
+        tmp_path,
+        "odd",
+        role("r-odd", "odd", None, "zz9", system="urn:local"),
+        access("odd-1", "odd", "pat", "2026-03-02T10:00:00Z"),
+        access("odd-2", "odd", "walkin", "2026-03-10T04:00:00Z"),
+    )
     summary = explain_accesses(hospital, PrivacyPolicy.load())
     assert summary.roles is not None
     assert summary.roles.unmapped == {("urn:local", "zz9", ""): 1}
+    assert summary.roles.unmapped_accesses == {("urn:local", "zz9", ""): (2, 2)}
 
 
 def test_invalid_policy_is_refused(tmp_path: Path) -> None:

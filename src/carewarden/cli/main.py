@@ -219,8 +219,16 @@ def render_explained(explained: ExplainSummary) -> None:
     roles = explained.roles
     if roles and roles.unmapped:
         console.print("[yellow]Role codes not mapped to a category[/] (extend the policy):")
-        for (system, code, display), count in roles.unmapped.most_common(20):
-            console.print(f"  {system or '-'}|{code or '-'} {display!r}: {count} role(s)")
+        for key, count in sorted(
+            roles.unmapped.items(),
+            key=lambda item: (-roles.unmapped_accesses.get(item[0], (0, 0))[1], -item[1]),
+        )[:20]:
+            system, code, display = key
+            accesses, unexplained = roles.unmapped_accesses.get(key, (0, 0))
+            console.print(
+                f"  {system or '-'}|{code or '-'} {display!r}: {count} role(s), "
+                f"{accesses:,} accesses, {unexplained:,} of them unexplained"
+            )
 
 
 ALERT_FIELDS = (

@@ -247,6 +247,21 @@ def explain_accesses(store: Store, policy: PrivacyPolicy, site_tz: str = "UTC") 
     for statement in explanation_statements(policy, site_tz):
         store.query(statement)
     summary = ExplainSummary(roles=roles)
+    if roles.unmapped:
+        for system, code, display, accesses, unexplained in store.query(
+            """
+            SELECT coalesce(r.role_system, ''), coalesce(r.role_code, ''),
+                   coalesce(r.role_display, ''), count(*),
+                   count(*) FILTER (WHERE x.reason IS NULL)
+            FROM access_explanation x
+            JOIN workforce_category c ON c.user_id = x.user_id AND c.category = 'other'
+             AND x.time BETWEEN coalesce(c.period_start, TIMESTAMP '1900-01-01')
+                            AND coalesce(c.period_end, TIMESTAMP '9999-12-31')
+            JOIN workforce_role r ON r.role_id = c.role_id
+            GROUP BY ALL
+            """
+        ):
+            roles.unmapped_accesses[(system, code, display)] = (int(accesses), int(unexplained))
     for reason, count in store.query(
         "SELECT reason, count(*) FROM access_explanation GROUP BY 1 ORDER BY 2 DESC"
     ):

@@ -19,6 +19,9 @@ class RoleMapping:
     categories: pa.Table  # user_id, role_id, category, department_id, period_start, period_end
     matched_by: Counter[str] = field(default_factory=Counter)  # code | words | department
     unmapped: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    # per unmapped (system, code, display): accesses by users holding it, and how many of
+    # those nothing explains (what mapping it would change)
+    unmapped_accesses: dict[tuple[str, str, str], tuple[int, int]] = field(default_factory=dict)
 
 
 def words_of(text: str) -> str:

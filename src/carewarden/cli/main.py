@@ -22,6 +22,7 @@ from rich.table import Table
 from carewarden import __version__
 from carewarden.cli import breach as breach_cli
 from carewarden.cli import ingest as ingest_cli
+from carewarden.cli import web as web_cli
 from carewarden.cli.common import (
     EXIT_FINDINGS,
     EXIT_USAGE,
@@ -51,6 +52,9 @@ app.add_typer(ingest_cli.app, name="ingest")
 app.add_typer(breach_cli.app, name="breach")
 app.command("evaluate")(evaluate_command)
 app.command("vulns")(vulns_command)
+app.command("serve")(web_cli.serve_command)
+app.add_typer(web_cli.users_app, name="users")
+app.add_typer(web_cli.audit_app, name="audit")
 
 
 def _version(value: bool) -> None:

@@ -113,9 +113,14 @@ def list_alerts(
         None,
         {"filters": filters.__dict__, "page": page, "patients": shown_patients(found.items)},
     )
-    return AlertList(
-        total=found.total, page=found.page, page_size=found.page_size, items=found.items
-    )  # type: ignore[arg-type]
+    return AlertList.model_validate(
+        {
+            "total": found.total,
+            "page": found.page,
+            "page_size": found.page_size,
+            "items": found.items,
+        }
+    )
 
 
 @router.get(

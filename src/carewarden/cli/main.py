@@ -39,7 +39,9 @@ from carewarden.cli.common import (
 from carewarden.cli.evaluate import evaluate_command
 from carewarden.cli.vulns import vulns_command
 from carewarden.detect.explain import ExplainSummary
+from carewarden.errors import CarewardenError
 from carewarden.services.overview import Overview, overview
+from carewarden.store import Store
 
 app = typer.Typer(
     name="carewarden",
@@ -180,9 +182,27 @@ def detect(
     quiet: QuietOption = False,
 ) -> None:
     """Explain every access, then run every detection (reruns add no duplicate alerts)."""
+    from carewarden.errors import StoreBusyError
     from carewarden.services.detect import detect as run_detection
 
-    with open_store(store) as opened, user_errors():
+    try:
+        opened = Store.open(store_path(store))
+    except StoreBusyError as exc:
+        job = None if policy else web_cli.delegate_detect(store_path(store), tz, quiet)
+        if job is None:
+            fail(f"{exc} (--policy cannot be handed to a running server)" if policy else str(exc))
+        summary = job["summary"]
+        if not quiet:
+            console.print(
+                f"[bold]{summary['new_alerts']:,}[/] new alerts, "
+                f"{summary['total_alerts']:,} in all."
+            )
+        if summary["failures"]:
+            raise typer.Exit(EXIT_FINDINGS) from None
+        return
+    except CarewardenError as exc:
+        fail(str(exc))
+    with opened, user_errors():
         result = run_detection(opened, policy=policy, site_tz=tz)
     summary = result.alerts
     for detector_id, error in summary.failures.items():

@@ -7,7 +7,7 @@ from __future__ import annotations
 import getpass
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -241,3 +241,48 @@ def audit_verify(store: StoreOption = None) -> None:
 
 
 ROLES_HELP = ", ".join(r.value for r in Role)
+
+
+def delegate_detect(store: Path, tz: str | None, quiet: bool) -> dict[str, Any] | None:
+    """Run detection through the server that holds ``store`` (found by its ``serve.json``);
+    None when no server announced itself there. Waits for the run and returns its summary."""
+    import json
+    import ssl
+    import time
+    import urllib.request
+
+    from carewarden.web.auth import LOCAL_HEADER
+    from carewarden.web.hub import SERVER_FILE
+
+    announced = store / SERVER_FILE
+    if not announced.exists():
+        return None
+    server = json.loads(announced.read_text())
+    context = ssl.create_default_context()
+    if server["url"].startswith("https://"):  # the server's own (often self-signed) cert
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    headers = {LOCAL_HEADER: server["secret"], "content-type": "application/json"}
+
+    def call(method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        request = urllib.request.Request(
+            server["url"] + path,
+            method=method,
+            headers=headers,
+            data=json.dumps(body).encode() if body is not None else None,
+        )
+        with urllib.request.urlopen(request, timeout=30, context=context) as response:
+            found: dict[str, Any] = json.loads(response.read())
+            return found
+
+    if not quiet:
+        console.print(
+            f"The store is held by `carewarden serve` ({server['url']}); running detection there."
+        )
+    job = call("POST", "/api/v1/jobs/detect", {"site_tz": tz})
+    while job["state"] == "running":
+        time.sleep(0.5)
+        job = call("GET", f"/api/v1/jobs/{job['job_id']}")
+    if job["state"] == "failed":
+        fail(f"detection failed in the server: {job['error']}")
+    return job

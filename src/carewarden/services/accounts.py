@@ -338,7 +338,7 @@ def create_token(
 def verify_token(store: Store, token: str, *, now: dt.datetime | None = None) -> ApiToken | None:
     """The live token for a bearer value, or None (malformed, unknown, wrong secret, expired,
     revoked, or its account disabled)."""
-    parts = token.split("_")
+    parts = token.split("_", 2)
     if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
         return None
     _, token_id, secret = parts

@@ -153,6 +153,10 @@ class HealthOut(BaseModel):
     quarantine_recent: list[QuarantinedOut]
 
 
+class JobRequest(BaseModel):
+    site_tz: str | None = Field(default=None, max_length=64)
+
+
 class JobOut(BaseModel):
     job_id: str
     kind: str

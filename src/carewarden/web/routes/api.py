@@ -26,6 +26,7 @@ from carewarden.web.models import (
     AlertList,
     HealthOut,
     JobOut,
+    JobRequest,
     PostureOut,
     Problem,
     Severity,
@@ -243,8 +244,8 @@ def ingestion(request: Request, principal: IngestReader) -> HealthOut:
     summary="Run detection inside the server (how `carewarden detect` works while "
     "the server holds the store)",
 )
-def start_detect(request: Request, principal: JobRunner) -> JobOut:
-    job = request.app.state.jobs.start_detect()
+def start_detect(request: Request, principal: JobRunner, body: JobRequest | None = None) -> JobOut:
+    job = request.app.state.jobs.start_detect(site_tz=body.site_tz if body else None)
     hub_of(request).audit(principal.actor, "job.detect", job.job_id)
     return JobOut.model_validate(job, from_attributes=True)
 

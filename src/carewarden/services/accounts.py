@@ -310,6 +310,8 @@ def create_token(
     """A new API token acting as ``username`` with at most ``scopes`` (each within the user's
     role), expiring after ``days``. Returns (the token, shown once; its record)."""
     user = _require(store, username)
+    if user.disabled:
+        raise AccountError(f"user {username!r} is disabled")
     allowed = permissions(user.role)
     try:
         wanted = frozenset(Permission(s) for s in scopes)

@@ -35,6 +35,7 @@ def test_views_of_patient_data_are_recorded(web: Web) -> None:
     web.client.get(f"/alerts/{alert_id}")
     web.client.get("/investigate/patient/pt-maria")
     web.client.get("/api/v1/alerts")
+    web.hub.flush()
     with web.hub.reader() as store:
         rows = store.query("SELECT actor, action, target FROM audit_log ORDER BY seq")
         assert audit.verify(store).ok

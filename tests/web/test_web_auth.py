@@ -54,6 +54,7 @@ def test_a_password_without_the_code_is_not_enough(web: Web) -> None:
     web.client.cookies.clear()
     assert _login(web, "analyst-user", PASSWORD, code).status_code == 401  # type: ignore[attr-defined]
     hub = web.hub
+    hub.flush()
     with hub.reader() as store:
         rows = store.query("SELECT action FROM audit_log ORDER BY seq")
     assert [r[0] for r in rows].count("login.failed") == 2

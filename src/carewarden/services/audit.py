@@ -89,6 +89,44 @@ def record(
     return AuditRecord(seq, at, actor, action, target, text, prev, digest)
 
 
+def record_many(
+    store: Store, entries: list[tuple[str, str, str | None, dict[str, Any] | None]]
+) -> int:
+    """Append several (actor, action, target, detail) records in one transaction (a server
+    batches the records of concurrent requests: one commit instead of one each)."""
+    if not entries:
+        return 0
+    with store.transaction():
+        seq, prev = head(store)
+        rows = []
+        for actor, action, target, detail in entries:
+            seq += 1
+            at = utcnow()
+            text = canonical(detail)
+            digest = _digest(prev, seq, at, actor, action, target, text)
+            rows.append(
+                {
+                    "seq": seq,
+                    "recorded_at": at,
+                    "actor": actor,
+                    "action": action,
+                    "target": target,
+                    "detail": text,
+                    "prev_hash": prev,
+                    "hash": digest,
+                }
+            )
+            prev = digest
+        store.query(
+            "INSERT INTO audit_log SELECT unnest(?::STRUCT(seq BIGINT, recorded_at TIMESTAMP, "
+            "actor VARCHAR, action VARCHAR, target VARCHAR, detail VARCHAR, prev_hash VARCHAR, "
+            "hash VARCHAR)[], recursive := true)",
+            [rows],
+        )
+        store.set_setting(HEAD_SETTING, f"{seq}:{prev}")
+    return len(rows)
+
+
 def records(store: Store, *, limit: int = 100, offset: int = 0) -> list[AuditRecord]:
     rows = store.query(
         "SELECT seq, recorded_at, actor, action, target, detail, prev_hash, hash FROM audit_log "

@@ -9,6 +9,7 @@ the user that the server holds it.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import threading
@@ -24,6 +25,7 @@ import orjson
 from carewarden.services import audit
 from carewarden.store import Store
 
+AUDIT_FLUSH_SECONDS = 0.02
 SERVER_FILE = "serve.json"  # beside the database while a server holds the store
 T = TypeVar("T")
 
@@ -36,8 +38,18 @@ class StoreHub:
         self.generation = 0
         self.local_secret = secrets.token_urlsafe(32)
         self._cache: dict[Any, tuple[int, float, Any]] = {}
+        self._pending: list[tuple[str, str, str | None, dict[str, Any] | None]] = []
+        self._pending_lock = threading.Condition()
+        self._closing = False
+        self._flusher = threading.Thread(target=self._flush_loop, name="audit", daemon=True)
+        self._flusher.start()
 
     def close(self) -> None:
+        with self._pending_lock:
+            self._closing = True
+            self._pending_lock.notify()
+        self._flusher.join(10)
+        self.flush()
         self.withdraw()
         self._root.close()
 
@@ -101,6 +113,35 @@ class StoreHub:
         target: str | None = None,
         detail: dict[str, Any] | None = None,
     ) -> None:
-        """Append to the audit log (hash-chained; appends serialised by the write lock)."""
-        with self._write, self.reader() as store:
-            audit.record(store, actor, action, target, detail)
+        """Queue a record for the audit log; the records of concurrent requests are chained
+        and committed together within :data:`AUDIT_FLUSH_SECONDS` (group commit)."""
+        with self._pending_lock:
+            self._pending.append((actor, action, target, detail))
+            self._pending_lock.notify()
+
+    def flush(self) -> None:
+        """Write every queued audit record now."""
+        with self._pending_lock:
+            batch, self._pending = self._pending, []
+        if not batch:
+            return
+        try:
+            with self._write, self.reader() as store:
+                audit.record_many(store, batch)
+        except BaseException:
+            with self._pending_lock:  # kept, in order, for the next flush
+                self._pending[:0] = batch
+            raise
+
+    def _flush_loop(self) -> None:
+        while True:
+            with self._pending_lock:
+                while not self._pending and not self._closing:
+                    self._pending_lock.wait()
+                if self._closing:
+                    return
+            time.sleep(AUDIT_FLUSH_SECONDS)
+            try:
+                self.flush()
+            except Exception:  # logged; the records stay queued for the next try
+                logging.getLogger("carewarden.web").exception("audit flush failed")

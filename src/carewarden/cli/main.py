@@ -24,6 +24,7 @@ from carewarden.cli import breach as breach_cli
 from carewarden.cli import cases as cases_cli
 from carewarden.cli import ingest as ingest_cli
 from carewarden.cli import playbooks as playbooks_cli
+from carewarden.cli import web as web_cli
 from carewarden.cli.cases import CasesConfigOption, WindowOption, render_correlation
 from carewarden.cli.common import (
     EXIT_FINDINGS,
@@ -41,8 +42,10 @@ from carewarden.cli.common import (
 from carewarden.cli.evaluate import evaluate_command
 from carewarden.cli.vulns import vulns_command
 from carewarden.detect.explain import ExplainSummary
+from carewarden.errors import CarewardenError
 from carewarden.prepare.case_settings import load_case_settings
 from carewarden.services.overview import Overview, overview
+from carewarden.store import Store
 
 app = typer.Typer(
     name="carewarden",
@@ -57,6 +60,9 @@ app.add_typer(cases_cli.app, name="cases")
 app.add_typer(playbooks_cli.app, name="playbooks")
 app.command("evaluate")(evaluate_command)
 app.command("vulns")(vulns_command)
+app.command("serve")(web_cli.serve_command)
+app.add_typer(web_cli.users_app, name="users")
+app.add_typer(web_cli.audit_app, name="audit")
 
 
 def _version(value: bool) -> None:
@@ -184,12 +190,37 @@ def detect(
     quiet: QuietOption = False,
 ) -> None:
     """Explain every access, run every detection (reruns add no duplicate alerts), and group
-    the new alerts into cases by entity and time."""
+    the new alerts into cases by entity and time. While a console server holds the store,
+    the run is handed to it (with the store's policy and case settings)."""
+    from carewarden.errors import StoreBusyError
     from carewarden.services.detect import detect as run_detection
 
     with user_errors():
         settings = load_case_settings(cases_config, window=window)
-    with open_store(store) as opened, user_errors():
+    custom = policy is not None or cases_config is not None or window is not None
+    try:
+        opened = Store.open(store_path(store))
+    except StoreBusyError as exc:
+        job = None if custom else web_cli.delegate_detect(store_path(store), tz, quiet)
+        if job is None:
+            fail(
+                f"{exc} (--policy, --cases-config and --window cannot be handed to a running "
+                "server)"
+                if custom
+                else str(exc)
+            )
+        summary = job["summary"]
+        if not quiet:
+            console.print(
+                f"[bold]{summary['new_alerts']:,}[/] new alerts, "
+                f"{summary['total_alerts']:,} in all."
+            )
+        if summary["failures"]:
+            raise typer.Exit(EXIT_FINDINGS) from None
+        return
+    except CarewardenError as exc:
+        fail(str(exc))
+    with opened, user_errors():
         result = run_detection(opened, policy=policy, site_tz=tz, cases=settings)
     summary = result.alerts
     for detector_id, error in summary.failures.items():

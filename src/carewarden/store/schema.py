@@ -445,6 +445,68 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        10,
+        "web console: accounts, sessions, API tokens, alert triage and its history, audit log",
+        """
+        CREATE TABLE console_user (
+            username      VARCHAR PRIMARY KEY,
+            role          VARCHAR NOT NULL,     -- admin | analyst | privacy-officer | auditor
+            password_hash VARCHAR NOT NULL,     -- argon2id (PHC string)
+            totp_secret   VARCHAR NOT NULL,     -- base32; every account has one
+            totp_last_step BIGINT,              -- last accepted TOTP step (no replay)
+            disabled      BOOLEAN NOT NULL DEFAULT false,
+            failed_logins INTEGER NOT NULL DEFAULT 0,
+            locked_until  TIMESTAMP,
+            created_at    TIMESTAMP NOT NULL,
+            last_login    TIMESTAMP
+        );
+        CREATE TABLE console_session (
+            session_hash  VARCHAR PRIMARY KEY,  -- SHA-256 of the cookie value
+            username      VARCHAR NOT NULL,
+            csrf_token    VARCHAR NOT NULL,
+            created_at    TIMESTAMP NOT NULL,
+            last_seen     TIMESTAMP NOT NULL,
+            client        VARCHAR
+        );
+        CREATE TABLE api_token (
+            token_id      VARCHAR PRIMARY KEY,  -- public prefix of the token
+            token_hash    VARCHAR NOT NULL,     -- SHA-256 of the secret part
+            username      VARCHAR NOT NULL,     -- acts with this account's role, narrowed
+            scopes        VARCHAR[] NOT NULL,   -- permissions granted (subset of the role's)
+            description   VARCHAR,
+            created_at    TIMESTAMP NOT NULL,
+            expires_at    TIMESTAMP NOT NULL,
+            revoked       BOOLEAN NOT NULL DEFAULT false
+        );
+        ALTER TABLE alert ADD COLUMN assignee VARCHAR;
+        ALTER TABLE alert ADD COLUMN disposition VARCHAR;  -- set when closed
+        ALTER TABLE alert ADD COLUMN updated_at TIMESTAMP;
+        CREATE TABLE alert_history (
+            alert_id      VARCHAR NOT NULL,
+            changed_at    TIMESTAMP NOT NULL,
+            actor         VARCHAR NOT NULL,
+            action        VARCHAR NOT NULL,     -- acknowledge | assign | close | reopen
+            status        VARCHAR NOT NULL,     -- the status after the action
+            assignee      VARCHAR,
+            disposition   VARCHAR,
+            note          VARCHAR
+        );
+        CREATE TABLE audit_log (
+            seq           BIGINT PRIMARY KEY,   -- 1, 2, 3 … without gaps
+            recorded_at   TIMESTAMP NOT NULL,
+            actor         VARCHAR NOT NULL,     -- console user, token id, or 'cli:<os user>'
+            action        VARCHAR NOT NULL,     -- e.g. view.alert, alert.close, user.add
+            target        VARCHAR,
+            detail        VARCHAR NOT NULL,     -- canonical JSON
+            prev_hash     VARCHAR NOT NULL,
+            hash          VARCHAR NOT NULL      -- SHA-256 over prev_hash and this record
+        );
+        """,
+    ),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version
 
 # Tables whose row counts `carewarden status` reports, in display order.

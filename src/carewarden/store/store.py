@@ -470,5 +470,25 @@ class Store:
     def query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
         return self._exec(sql, params)
 
+    def batches(
+        self, sql: str, params: list[Any] | None = None, size: int = 10_000
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """The rows of a query, ``size`` at a time (for results too large to hold at once)."""
+        cursor = self.con.cursor()
+        try:
+            result = cursor.execute(sql, params or [])
+            while batch := result.fetchmany(size):
+                yield batch
+        finally:
+            cursor.close()
+
+    def cursor(self) -> Store:
+        """Another connection to this open database, for one thread: its own transactions
+        (snapshot isolation against the others) and temporary tables. A server process
+        holds the store once and gives each request a cursor."""
+        con = self.con.cursor()
+        con.execute("SET TimeZone = 'UTC'")
+        return Store(self.path, con, self.read_only)
+
     def arrow(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> pa.Table:
         return self.con.sql(sql, params=params or None).to_arrow_table()

@@ -1,0 +1,1 @@
+"""Routers, one per area, composed in :func:`carewarden.web.app.create_app`."""

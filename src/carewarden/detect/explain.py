@@ -30,6 +30,7 @@ than an arg_min over strings (bench/privacy.py).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -416,3 +417,27 @@ def relationship_windows(store: Store, policy: PrivacyPolicy | None = None) -> R
         store.query("DROP TABLE IF EXISTS _explain_enc")
         store.query("DROP TABLE IF EXISTS _explain_category")
     return RelationshipWindows(policy, reasons(policy), windows, keys, categories)
+
+
+def explain_since(store: Store, since: dt.datetime | None = None) -> pa.Table:
+    """``user_id, patient_id, time`` (microseconds since the epoch, UTC) and ``reason``
+    (``repeat`` included; null where nothing explains it) of every access at or after
+    ``since`` (all when None), under the policy of the last ``carewarden detect``; earlier
+    accesses within the repeat window are looked at, for ``repeat``, but not returned."""
+    policy = _saved_policy(store)
+    lower = None if since is None else since - dt.timedelta(days=policy.relationships.repeat_days)
+    where = "" if lower is None else "WHERE time >= ?"
+    store.query(
+        f"CREATE OR REPLACE TEMP TABLE _explain_scope AS "
+        f"SELECT rowid AS aid, * FROM ehr_access {where}",
+        [] if lower is None else [lower],
+    )
+    _explain_scope(store, policy)
+    try:
+        return store.arrow(
+            "SELECT user_id, patient_id, epoch_us(time) AS time, reason FROM access_explanation "
+            "WHERE time >= ? ORDER BY time",
+            [since or dt.datetime(1900, 1, 1)],
+        )
+    finally:
+        store.query("DROP TABLE access_explanation")

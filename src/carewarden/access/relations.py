@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from bisect import bisect_right
 from collections import defaultdict
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -22,6 +23,11 @@ from carewarden.detect.explain import ENCOUNTER_BITS, RelationshipWindows
 EPOCH = dt.datetime(1970, 1, 1)
 MICROSECOND = dt.timedelta(microseconds=1)
 REPEAT = "repeat"
+
+
+def columns(table: pa.Table, *names: str) -> list[list[Any]]:
+    """The named columns of ``table`` as Python lists."""
+    return [table.column(name).to_pylist() for name in names]
 
 
 def micros(when: dt.datetime) -> int:
@@ -58,9 +64,7 @@ class RelationshipIndex:
         self._hi = _int64(table, "hi")
         self._held: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
         for user, key, start, end in zip(
-            *(windows.user_keys.column(c).to_pylist() for c in
-              ("user_id", "key", "held_from", "held_until")),
-            strict=True,
+            *columns(windows.user_keys, "user_id", "key", "held_from", "held_until"), strict=True
         ):
             if key in self._key_ids:  # a key no patient window has explains nothing
                 self._held[user].append((self._key_ids[key], start, end))
@@ -97,8 +101,7 @@ class RelationshipIndex:
         whose reason is a relationship (not ``repeat``): they make later ones a repeat."""
         explained: dict[tuple[str, str], list[int]] = defaultdict(list)
         for user, patient, at, reason in zip(
-            *(accesses.column(c).to_pylist() for c in ("user_id", "patient_id", "time", "reason")),
-            strict=True,
+            *columns(accesses, "user_id", "patient_id", "time", "reason"), strict=True
         ):
             if reason is not None and reason != REPEAT:
                 explained[(user, patient)].append(at)

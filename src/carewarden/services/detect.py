@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from carewarden.access.break_glass import drain
 from carewarden.detect.behaviour import BehaviourModel
 from carewarden.detect.engine import DetectContext, DetectSummary, builtin_detectors, run_detectors
 from carewarden.detect.explain import ExplainSummary, explain_accesses
@@ -18,6 +19,7 @@ from carewarden.store import Store
 class DetectionRun:
     explained: ExplainSummary
     alerts: DetectSummary
+    break_glass: int = 0  # break-the-glass decisions of the access PDP turned into alerts
 
 
 def site_timezone(store: Store, requested: str | None) -> str:
@@ -41,10 +43,12 @@ def site_timezone(store: Store, requested: str | None) -> str:
 
 def detect(store: Store, *, policy: Path | None = None, site_tz: str | None = None) -> DetectionRun:
     """Rebuild the access explanations under ``policy`` (default: the shipped one), then run
-    the rules; alerts already in the store are not added again."""
+    the rules; alerts already in the store are not added again. Break-the-glass decisions
+    the access decision point queued become alerts and review tasks first."""
     site_tz = site_timezone(store, site_tz)
+    queued = drain(store)
     loaded = PrivacyPolicy.load(policy)
     explained = explain_accesses(store, loaded, site_tz)
     context = DetectContext(site_tz=site_tz, parameters=dict(loaded.thresholds))
     alerts = run_detectors(store, [*builtin_detectors(), BehaviourModel()], context)
-    return DetectionRun(explained, alerts)
+    return DetectionRun(explained, alerts, queued)

@@ -47,6 +47,22 @@ class Overview:
         return (total - self.explained.get("unexplained", 0)) / total if total else None
 
 
+RISK = (
+    "least(100, max(score) + 5 * (count(DISTINCT rule_id) - 1)"
+    " + 3 * (count(DISTINCT date_trunc('day', first_seen)) - 1))"
+)
+"""A user's risk over a group of their alerts (see :class:`UserRisk`)."""
+
+
+def user_risks(store: Store) -> dict[str, tuple[int, dt.datetime]]:
+    """user id -> (risk over the user's open alerts, the last time one of them was seen)."""
+    rows = store.query(
+        f"SELECT user_id, round({RISK}), max(last_seen) FROM alert "
+        "WHERE user_id IS NOT NULL AND status = 'open' GROUP BY user_id"
+    )
+    return {str(u): (int(r), t) for u, r, t in rows}
+
+
 def overview(store: Store, *, top: int = 10) -> Overview:
     span = store.query("SELECT min(time), max(time) FROM ehr_access")[0]
     by_rule = store.query(
@@ -57,12 +73,10 @@ def overview(store: Store, *, top: int = 10) -> Overview:
         store.query("SELECT severity, count(*) FROM alert GROUP BY severity ORDER BY severity")
     )
     users = store.query(
-        """
+        f"""
         WITH per_user AS (
             SELECT user_id, count(*) AS alerts,
-                   least(100, max(score) + 5 * (count(DISTINCT rule_id) - 1)
-                              + 3 * (count(DISTINCT date_trunc('day', first_seen)) - 1))
-                       AS risk,
+                   {RISK} AS risk,
                    list(DISTINCT rule_id ORDER BY rule_id) AS rules,
                    count(DISTINCT patient_id) AS patients,
                    count(DISTINCT date_trunc('day', first_seen)) AS days,

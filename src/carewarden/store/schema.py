@@ -385,6 +385,26 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        9,
+        "review tasks: the follow-up an alert needs (a break-the-glass access to review)",
+        """
+        CREATE TABLE review_task (
+            task_id       VARCHAR PRIMARY KEY,
+            alert_id      VARCHAR NOT NULL,     -- the alert that opened it
+            kind          VARCHAR NOT NULL,     -- e.g. break_glass_review
+            title         VARCHAR NOT NULL,
+            user_id       VARCHAR,
+            patient_id    VARCHAR,
+            status        VARCHAR NOT NULL DEFAULT 'open',
+            due           TIMESTAMP,
+            created_at    TIMESTAMP NOT NULL
+        );
+        """,
+    ),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version
 
 # Tables whose row counts `carewarden status` reports, in display order.
@@ -399,6 +419,7 @@ DATA_TABLES: tuple[str, ...] = (
     "care_team_member",
     "ehr_access",
     "alert",
+    "review_task",
     "sbom",
     "sbom_component",
     "advisory",

@@ -111,12 +111,19 @@ def hospital_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root / "store"
 
 
-@pytest.fixture
-def point(hospital_store: Path) -> DecisionPoint:
-    """A decision point over the hand-written hospital, with the shipped policies."""
+@pytest.fixture(scope="module")
+def loaded_point(hospital_store: Path) -> DecisionPoint:
     loaded = DecisionPoint(hospital_store)
     assert loaded.refresh() is None
     return loaded
+
+
+@pytest.fixture
+def point(loaded_point: DecisionPoint) -> DecisionPoint:
+    """A decision point over the hand-written hospital, with the shipped policies and a
+    fresh session (no requests observed yet)."""
+    loaded_point.reset_session()
+    return loaded_point
 
 
 def request(user: str, patient: str, action: str = "read", **context: Any) -> dict[str, Any]:

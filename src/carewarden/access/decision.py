@@ -202,8 +202,8 @@ class DecisionPoint:
                     snapshot = Snapshot.load(store)
             except StoreBusyError as exc:
                 problems.append(f"store busy, previous snapshot in force: {exc}")
-            except CarewardenError as exc:
-                problems.append(str(exc))
+            except Exception as exc:  # a server keeps deciding over the snapshot it has
+                problems.append(f"store not read, previous snapshot in force: {exc}")
             else:
                 if self.session.bulk != snapshot.bulk_patients_per_hour:
                     self.session = SessionRisk(snapshot.bulk_patients_per_hour)
@@ -211,6 +211,12 @@ class DecisionPoint:
                 self.snapshot = snapshot
             self.last_error = "; ".join(problems) or None
             return self.last_error
+
+    def reset_session(self) -> None:
+        """Forget the requests observed so far (the store's accesses stay)."""
+        self.session = SessionRisk(self.session.bulk)
+        if self.snapshot is not None:
+            self.session.replace_audit(self.snapshot.unexplained)
 
     def evaluate(self, request: AccessRequest) -> Decision:
         decision = Decision(False, request, uuid.uuid4().hex)

@@ -22,6 +22,7 @@ from rich.table import Table
 from carewarden import __version__
 from carewarden.cli import breach as breach_cli
 from carewarden.cli import ingest as ingest_cli
+from carewarden.cli import pdp as pdp_cli
 from carewarden.cli.common import (
     EXIT_FINDINGS,
     EXIT_USAGE,
@@ -49,6 +50,7 @@ app = typer.Typer(
 )
 app.add_typer(ingest_cli.app, name="ingest")
 app.add_typer(breach_cli.app, name="breach")
+app.add_typer(pdp_cli.app, name="pdp")
 app.command("evaluate")(evaluate_command)
 app.command("vulns")(vulns_command)
 

@@ -20,7 +20,6 @@ from carewarden.store import Store
 from carewarden.testing.fhir import access, add, encounter, patient
 from conftest import request
 
-
 HOLD_STORE = """
 import sys
 from pathlib import Path
@@ -159,7 +158,7 @@ def test_an_invalid_policy_edit_is_refused_and_the_previous_set_stays(tmp_path: 
     problem = point.refresh()
     assert problem is not None and "extra.cedar" in problem and "shift" in problem
     assert point.evaluate_authzen(request("doc", "pat"))["decision"]
-    with pytest.raises(ConfigError, match="extra.cedar"):
+    with pytest.raises(ConfigError, match=r"extra\.cedar"):
         load_policies(folder)
     (folder / "extra.cedar").write_text(
         '@id("no-updates")\nforbid (principal, action == Action::"update", resource);\n'

@@ -1,16 +1,20 @@
 """The decision point: an access request in, a decision and its reasons out.
 
-Each request is decided by Cedar (``policy_set``) over its own entity slice: the user (the
-role categories and employment at the request's time, the current risk, and membership of
-the patient's relationship group that the audit's relationships give), the patient
-(registered, restricted, VIP) and the request's context (purpose of use, reason, device
-posture, MFA age). Nothing is permitted unless a policy permits it, and a policy that fails
-to evaluate denies (Cedar skips an erroring policy, which for a ``forbid`` would permit).
+Each request is decided by Cedar (``policy_set``) over its own entity slice: the user as at
+the request's time (role categories as parents, employment, current risk) and the patient
+(registered, restricted, VIP), with the request's context: purpose of use, reason, device
+posture, MFA age, and ``relation``/``relationship``, the user's relationship to the patient
+at that time as the privacy audit would explain the access (``relations``), which the
+decision point sets itself. Only scalar attributes: an entity reference in an attribute
+costs Cedar more to parse than the rest of the slice. Nothing is permitted unless a policy
+permits it, and a policy that fails to evaluate denies (Cedar skips an erroring policy,
+which for a ``forbid`` would permit).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -38,7 +42,7 @@ RELATION_OF = {
     "repeat": "covering",
     "emergency": "emergency",
 }
-"""The patient's relationship group each audit reason puts the user in (others: service)."""
+"""``context.relation`` for each audit reason (a service role's reason: ``service``)."""
 CATEGORIES = (
     "physician", "nurse", "pharmacist", "laboratory", "radiology", "transport", "billing",
     "him", "registration", "it", "other",
@@ -181,6 +185,7 @@ class DecisionPoint:
         self.snapshot: Snapshot | None = None
         self.session = SessionRisk(20)
         self.last_error: str | None = None
+        # The stable part of every slice, parsed once; each request adds its own two entities.
         self._base = cedarpy.Entities.from_json_str(
             orjson.dumps(
                 [{"uid": {"type": "Category", "id": c}, "attrs": {}, "parents": []}
@@ -209,6 +214,9 @@ class DecisionPoint:
                     self.session = SessionRisk(snapshot.bulk_patients_per_hour)
                 self.session.replace_audit(snapshot.unexplained)
                 self.snapshot = snapshot
+                # Millions of long-lived objects: keep the cyclic collector off them (it would
+                # walk them all, pausing decisions); reference counting still frees them.
+                gc.freeze()
             self.last_error = "; ".join(problems) or None
             return self.last_error
 
@@ -232,10 +240,7 @@ class DecisionPoint:
         relationship = snapshot.index.explain(user, patient, at, request.purpose)
         employed, categories = snapshot.roles_at(user, at)
         risk = self.session.risk(user, at, snapshot.alert_risk.get(user))
-        parents = [{"type": "Category", "id": c} for c in categories]
-        if relationship is not None:
-            group = RELATION_OF.get(relationship, "service")
-            parents.append({"type": "Relation", "id": f"{patient}/{group}"})
+        relation = "" if relationship is None else RELATION_OF.get(relationship, "service")
         restricted = snapshot.restricted.get(patient)
         delta = orjson.dumps(
             [
@@ -243,7 +248,7 @@ class DecisionPoint:
                     "uid": {"type": "User", "id": user},
                     "attrs": {"employed": employed, "risk": risk.score,
                               "risk_age_s": risk.age_s(at)},
-                    "parents": parents,
+                    "parents": [{"type": "Category", "id": c} for c in categories],
                 },
                 {
                     "uid": {"type": "Patient", "id": patient},
@@ -251,8 +256,6 @@ class DecisionPoint:
                         "registered": patient in snapshot.patients,
                         "restricted": restricted is not None,
                         "vip": bool(restricted),
-                        **{g: {"__entity": {"type": "Relation", "id": f"{patient}/{g}"}}
-                           for g in ("assigned", "covering", "service", "emergency")},
                     },
                     "parents": [],
                 },
@@ -269,6 +272,7 @@ class DecisionPoint:
                     "patch_age_days": request.patch_age_days,
                 },
                 "mfa_age_s": NEVER_S if request.mfa_age_s is None else request.mfa_age_s,
+                "relation": relation,
                 "relationship": relationship or "",
             }
         ).decode()

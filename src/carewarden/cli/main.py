@@ -23,6 +23,7 @@ from carewarden import __version__
 from carewarden.cli import breach as breach_cli
 from carewarden.cli import cases as cases_cli
 from carewarden.cli import ingest as ingest_cli
+from carewarden.cli import pdp as pdp_cli
 from carewarden.cli import playbooks as playbooks_cli
 from carewarden.cli import web as web_cli
 from carewarden.cli.cases import CasesConfigOption, WindowOption, render_correlation
@@ -58,6 +59,7 @@ app.add_typer(ingest_cli.app, name="ingest")
 app.add_typer(breach_cli.app, name="breach")
 app.add_typer(cases_cli.app, name="cases")
 app.add_typer(playbooks_cli.app, name="playbooks")
+app.add_typer(pdp_cli.app, name="pdp")
 app.command("evaluate")(evaluate_command)
 app.command("vulns")(vulns_command)
 app.command("serve")(web_cli.serve_command)

@@ -30,6 +30,7 @@ than an arg_min over strings (bench/privacy.py).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -81,9 +82,20 @@ def reasons(policy: PrivacyPolicy) -> list[str]:
     return [*FIXED_REASONS, *policy.service_roles, *colleague]
 
 
-def _found_sql(policy: PrivacyPolicy, scope: str, categories: str) -> str:
-    """(aid, code) for every relationship that explains an access in ``scope``; an access may
-    have several, the smallest code is the preferred one."""
+def _windows_sql(policy: PrivacyPolicy, categories: str) -> str:
+    """The relationships of the policy as two relations, the one definition the audit and the
+    decision point share (``WITH`` clauses, without the ``WITH``):
+
+    ``patient_windows(patient_id, key, code, lo, hi)``: the patient may be opened between
+    ``lo`` and ``hi`` by whoever holds ``key``; ``code`` is the reason's index + 1 shifted left
+    by ``ENCOUNTER_BITS``, or'ed with the encounter row (the smallest code is preferred).
+    ``user_keys(user_id, key, held_from, held_until)``: the keys a user holds, and when.
+
+    Keys: ``u:<user>`` (a participant or care-team member: held by that user only, always),
+    ``d:<department>`` (the patient's encounter is in that department), ``c:<department>``
+    (a participant of the encounter works in that department: cross-cover), ``s:<category>``
+    (a service role's relationship) and ``p:<purpose>`` (held by an access with that
+    purpose of use: ``p:ETREAT`` during an emergency encounter)."""
     r = policy.relationships
     code = {reason: i + 1 for i, reason in enumerate(reasons(policy))}
     services = [
@@ -103,18 +115,20 @@ def _found_sql(policy: PrivacyPolicy, scope: str, categories: str) -> str:
     role_prefix = _literal(ROLE_REFERENCE)
     colleague_cover = "true" if r.colleague_cover else "false"
     return f"""
-WITH staff AS (
+staff AS (
     -- participants and team members referenced by PractitionerRole: that role's practitioner
     SELECT {role_prefix} || role_id AS ref, user_id FROM workforce_role
-), links AS (
-    SELECT en.patient_id, coalesce(st.user_id, p.user_id) AS user_id,
+), service_roles AS (
+    {service_values}
+), patient_windows AS (
+    SELECT en.patient_id, 'u:' || coalesce(st.user_id, p.user_id) AS key,
            ({code["encounter"]}::BIGINT << {shift}) | en.erow AS code,
            coalesce(p.period_start, en.s) - {_hours(r.participant_hours_before)} AS lo,
            coalesce(p.period_end, en.e) + {_days(r.participant_days_after)} AS hi
     FROM encounter_participant p JOIN _explain_enc en USING (encounter_id)
     LEFT JOIN staff st ON st.ref = p.user_id
     UNION ALL
-    SELECT ct.patient_id, coalesce(st.user_id, m.user_id),
+    SELECT ct.patient_id, 'u:' || coalesce(st.user_id, m.user_id),
            ({code["care team"]}::BIGINT << {shift}) | coalesce(en.erow, {NO_ENCOUNTER}),
            coalesce(m.period_start, ct.period_start, {LONG_AGO})
                - {_hours(r.participant_hours_before)},
@@ -122,58 +136,68 @@ WITH staff AS (
     FROM care_team_member m JOIN care_team ct USING (care_team_id)
     LEFT JOIN _explain_enc en ON en.encounter_id = ct.encounter_id
     LEFT JOIN staff st ON st.ref = m.user_id
-), user_departments AS (
-    SELECT user_id, department_id, coalesce(period_start, {LONG_AGO}) AS held_from,
-           coalesce(period_end, {FOREVER}) AS held_until
-    FROM {categories} WHERE department_id IS NOT NULL
-), participant_departments AS (
+    UNION ALL
+    SELECT en.patient_id, 'd:' || en.department_id,
+           ({code["department"]}::BIGINT << {shift}) | en.erow,
+           en.s - {_hours(r.department_hours_before)}, en.e + {_days(r.department_days_after)}
+    FROM _explain_enc en WHERE en.department_id IS NOT NULL
+    UNION ALL
+    SELECT en.patient_id, 'p:ETREAT', ({code["emergency"]}::BIGINT << {shift}) | en.erow,
+           en.s - {_hours(r.emergency_hours_around)}, en.e + {_hours(r.emergency_hours_around)}
+    FROM _explain_enc en WHERE en.class_code = 'EMER'
+    UNION ALL
     -- the departments of each encounter's participants, for cross-cover
-    SELECT DISTINCT en.patient_id, c.department_id, en.erow,
-           en.s - {_hours(r.department_hours_before)} AS lo,
-           en.e + {_days(r.department_days_after)} AS hi
+    SELECT DISTINCT en.patient_id, 'c:' || c.department_id,
+           ({code.get("colleague", 0)}::BIGINT << {shift}) | en.erow,
+           en.s - {_hours(r.department_hours_before)}, en.e + {_days(r.department_days_after)}
     FROM encounter_participant p JOIN _explain_enc en USING (encounter_id)
     LEFT JOIN staff st ON st.ref = p.user_id
     JOIN {categories} c ON c.user_id = coalesce(st.user_id, p.user_id)
     WHERE c.department_id IS NOT NULL AND c.department_id IS DISTINCT FROM en.department_id
       AND {colleague_cover}
-), user_services AS (
-    SELECT c.user_id, coalesce(c.period_start, {LONG_AGO}) AS held_from,
-           coalesce(c.period_end, {FOREVER}) AS held_until, sr.*
-    FROM {categories} c JOIN ({service_values}) sr ON sr.category = c.category
-)
-SELECT a.aid, l.code
-FROM {scope} a JOIN links l ON l.patient_id = a.patient_id AND l.user_id = a.user_id
-WHERE a.time BETWEEN l.lo AND l.hi
+    UNION ALL
+    SELECT en.patient_id, 's:' || sr.category, (sr.code::BIGINT << {shift}) | en.erow,
+           en.s - sr.before,
+           CASE sr.relationship WHEN 'at_admission' THEN en.s + sr.after_start
+                ELSE en.e + sr.after END
+    FROM _explain_enc en CROSS JOIN service_roles sr
+), user_keys AS (
+    -- only while the user held that role
+    SELECT user_id, 'd:' || department_id AS key, coalesce(period_start, {LONG_AGO}) AS held_from,
+           coalesce(period_end, {FOREVER}) AS held_until
+    FROM {categories} WHERE department_id IS NOT NULL
+    UNION ALL
+    SELECT user_id, 'c:' || department_id, coalesce(period_start, {LONG_AGO}),
+           coalesce(period_end, {FOREVER})
+    FROM {categories} WHERE department_id IS NOT NULL AND {colleague_cover}
+    UNION ALL
+    SELECT c.user_id, 's:' || c.category, coalesce(c.period_start, {LONG_AGO}),
+           coalesce(c.period_end, {FOREVER})
+    FROM {categories} c JOIN service_roles sr ON sr.category = c.category
+)"""
+
+
+def _found_sql(policy: PrivacyPolicy, scope: str, categories: str) -> str:
+    """(aid, code) for every relationship that explains an access in ``scope``; an access may
+    have several, the smallest code is the preferred one. A window explains an access when
+    the access's user holds the window's key at the time and the time is in the window."""
+    return f"""
+WITH {_windows_sql(policy, categories)}
+SELECT a.aid, w.code
+FROM {scope} a JOIN patient_windows w
+  ON w.patient_id = a.patient_id AND w.key = 'u:' || a.user_id
+WHERE a.time BETWEEN w.lo AND w.hi
 UNION ALL
-SELECT a.aid, ({code["department"]}::BIGINT << {shift}) | en.erow
+SELECT a.aid, w.code
+FROM {scope} a JOIN patient_windows w
+  ON w.patient_id = a.patient_id AND w.key = 'p:' || a.purpose
+WHERE a.time BETWEEN w.lo AND w.hi
+UNION ALL
+SELECT a.aid, w.code
 FROM {scope} a
-JOIN user_departments u ON u.user_id = a.user_id
-JOIN _explain_enc en ON en.patient_id = a.patient_id AND en.department_id = u.department_id
-WHERE a.time BETWEEN en.s - {_hours(r.department_hours_before)}
-                 AND en.e + {_days(r.department_days_after)}
-  AND a.time BETWEEN u.held_from AND u.held_until  -- only while the user held that role
-UNION ALL
-SELECT a.aid, ({code["emergency"]}::BIGINT << {shift}) | en.erow
-FROM {scope} a JOIN _explain_enc en ON en.patient_id = a.patient_id AND en.class_code = 'EMER'
-WHERE a.purpose = 'ETREAT'
-  AND a.time BETWEEN en.s - {_hours(r.emergency_hours_around)}
-                 AND en.e + {_hours(r.emergency_hours_around)}
-UNION ALL
-SELECT a.aid, ({code.get("colleague", 0)}::BIGINT << {shift}) | pd.erow
-FROM {scope} a
-JOIN user_departments u ON u.user_id = a.user_id
-JOIN participant_departments pd
-  ON pd.patient_id = a.patient_id AND pd.department_id = u.department_id
-WHERE a.time BETWEEN pd.lo AND pd.hi AND a.time BETWEEN u.held_from AND u.held_until
-UNION ALL
-SELECT a.aid, (sv.code::BIGINT << {shift}) | en.erow
-FROM {scope} a
-JOIN user_services sv ON sv.user_id = a.user_id
-JOIN _explain_enc en ON en.patient_id = a.patient_id
-WHERE a.time BETWEEN sv.held_from AND sv.held_until
-  AND CASE sv.relationship
-        WHEN 'at_admission' THEN a.time BETWEEN en.s - sv.before AND en.s + sv.after_start
-        ELSE a.time BETWEEN en.s - sv.before AND en.e + sv.after END
+JOIN user_keys u ON u.user_id = a.user_id
+JOIN patient_windows w ON w.patient_id = a.patient_id AND w.key = u.key
+WHERE a.time BETWEEN u.held_from AND u.held_until AND a.time BETWEEN w.lo AND w.hi
 """
 
 
@@ -284,10 +308,9 @@ def _saved_policy(store: Store) -> PrivacyPolicy:
     return PrivacyPolicy.model_validate_json(saved) if saved else PrivacyPolicy.load()
 
 
-def _explain_scope(store: Store, policy: PrivacyPolicy) -> None:
-    """Build ``access_explanation`` for the temp table ``_explain_scope``, with role
-    categories mapped now (a read-only session cannot rely on a stale or missing
-    ``workforce_category``)."""
+def _register_categories(store: Store, policy: PrivacyPolicy) -> None:
+    """The temp table ``_explain_category``: role categories mapped now (a read-only session
+    cannot rely on a stale or missing ``workforce_category``)."""
     categories = map_roles(store, policy).categories
     store.con.register("_explain_category_rows", categories)
     try:
@@ -297,6 +320,11 @@ def _explain_scope(store: Store, policy: PrivacyPolicy) -> None:
         )
     finally:
         store.con.unregister("_explain_category_rows")
+
+
+def _explain_scope(store: Store, policy: PrivacyPolicy) -> None:
+    """Build ``access_explanation`` for the temp table ``_explain_scope``."""
+    _register_categories(store, policy)
     statements = explanation_statements(
         policy,
         store.setting("site_tz") or "UTC",
@@ -361,3 +389,70 @@ def explain_requests(store: Store, requests: pa.Table) -> list[str | None]:
     )
     store.query("DROP TABLE access_explanation")
     return [found.get(f"request:{n}") for n in range(requests.num_rows)]
+
+
+@dataclass(frozen=True)
+class RelationshipWindows:
+    """The policy's relationships, materialised for a decision point (see ``_windows_sql``).
+
+    ``patient_windows``: patient_id, key, code, lo, hi (times as microseconds since the epoch,
+    UTC), sorted by patient; ``user_keys``: user_id, key, held_from, held_until (the same);
+    ``categories``: the role categories of every role (``map_roles``). An access by ``user``
+    with purpose ``purpose`` at ``t`` is explained by the smallest ``code`` of a window of the
+    patient with ``lo <= t <= hi`` whose key is ``u:<user>``, ``p:<purpose>`` or one the user
+    holds at ``t``; ``reasons[(code >> ENCOUNTER_BITS) - 1]`` names it."""
+
+    policy: PrivacyPolicy
+    reasons: list[str]
+    patient_windows: pa.Table
+    user_keys: pa.Table
+    categories: pa.Table
+
+
+def relationship_windows(store: Store, policy: PrivacyPolicy | None = None) -> RelationshipWindows:
+    """Materialise the relationships that explain accesses, under ``policy`` (default: the
+    policy of the last ``carewarden detect``): the same SQL the audit joins accesses with."""
+    policy = policy or _saved_policy(store)
+    statements = explanation_statements(policy, scope="_explain_none")
+    store.query(statements[0])  # _explain_enc
+    _register_categories(store, policy)
+    try:
+        windows_sql = _windows_sql(policy, "_explain_category")
+        windows = store.arrow(
+            f"WITH {windows_sql} SELECT patient_id, key, code, epoch_us(lo) AS lo, "
+            "epoch_us(hi) AS hi FROM patient_windows WHERE patient_id IS NOT NULL "
+            "AND key IS NOT NULL ORDER BY patient_id, code"
+        )
+        keys = store.arrow(
+            f"WITH {windows_sql} SELECT DISTINCT user_id, key, epoch_us(held_from) AS held_from, "
+            "epoch_us(held_until) AS held_until FROM user_keys ORDER BY user_id"
+        )
+        categories = store.arrow("SELECT * FROM _explain_category")
+    finally:
+        store.query("DROP TABLE IF EXISTS _explain_enc")
+        store.query("DROP TABLE IF EXISTS _explain_category")
+    return RelationshipWindows(policy, reasons(policy), windows, keys, categories)
+
+
+def explain_since(store: Store, since: dt.datetime | None = None) -> pa.Table:
+    """``user_id, patient_id, time`` (microseconds since the epoch, UTC) and ``reason``
+    (``repeat`` included; null where nothing explains it) of every access at or after
+    ``since`` (all when None), under the policy of the last ``carewarden detect``; earlier
+    accesses within the repeat window are looked at, for ``repeat``, but not returned."""
+    policy = _saved_policy(store)
+    lower = None if since is None else since - dt.timedelta(days=policy.relationships.repeat_days)
+    where = "" if lower is None else "WHERE time >= ?"
+    store.query(
+        f"CREATE OR REPLACE TEMP TABLE _explain_scope AS "
+        f"SELECT rowid AS aid, * FROM ehr_access {where}",
+        [] if lower is None else [lower],
+    )
+    _explain_scope(store, policy)
+    try:
+        return store.arrow(
+            "SELECT user_id, patient_id, epoch_us(time) AS time, reason FROM access_explanation "
+            "WHERE time >= ? ORDER BY time",
+            [since or dt.datetime(1900, 1, 1)],
+        )
+    finally:
+        store.query("DROP TABLE access_explanation")

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from carewarden.access.break_glass import drain
 from carewarden.detect.behaviour import BehaviourModel
 from carewarden.detect.engine import DetectContext, DetectSummary, builtin_detectors, run_detectors
 from carewarden.detect.explain import ExplainSummary, explain_accesses
@@ -24,6 +25,7 @@ class DetectionRun:
     alerts: DetectSummary
     cases: CorrelationSummary
     seconds: dict[str, float] = field(default_factory=dict)  # wall time of each phase
+    break_glass: int = 0  # break-the-glass decisions of the access PDP turned into alerts
 
 
 def site_timezone(store: Store, requested: str | None) -> str:
@@ -54,9 +56,11 @@ def detect(
 ) -> DetectionRun:
     """Rebuild the access explanations under ``policy`` (default: the shipped one), run
     the rules (alerts already in the store are not added again), then put the alerts not yet
-    in a case into cases under ``cases`` (default: the shipped ``cases.yaml``)."""
+    in a case into cases under ``cases`` (default: the shipped ``cases.yaml``). Break-the-glass
+    decisions the access decision point queued become alerts and review tasks first."""
     settings = cases if cases is not None else load_case_settings()
     site_tz = site_timezone(store, site_tz)
+    queued = drain(store)
     loaded = PrivacyPolicy.load(policy)
     seconds: dict[str, float] = {}
     started = time.perf_counter()
@@ -73,4 +77,4 @@ def detect(
     started = time.perf_counter()
     grouped = correlate(store, settings)
     seconds["cases"] = time.perf_counter() - started
-    return DetectionRun(explained, alerts, grouped, seconds)
+    return DetectionRun(explained, alerts, grouped, seconds, queued)

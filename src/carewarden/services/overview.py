@@ -52,6 +52,22 @@ class Overview:
         return (total - self.explained.get("unexplained", 0)) / total if total else None
 
 
+RISK = (
+    "least(100, max(score) + 5 * (count(DISTINCT rule_id) - 1)"
+    " + 3 * (count(DISTINCT date_trunc('day', first_seen)) - 1))"
+)
+"""A user's risk over a group of their alerts (see :class:`UserRisk`)."""
+
+
+def user_risks(store: Store) -> dict[str, tuple[int, dt.datetime]]:
+    """user id -> (risk over the user's open alerts, the last time one of them was seen)."""
+    rows = store.query(
+        f"SELECT user_id, round({RISK}), max(last_seen) FROM alert "
+        "WHERE user_id IS NOT NULL AND status = 'open' GROUP BY user_id"
+    )
+    return {str(u): (int(r), t) for u, r, t in rows}
+
+
 def overview(store: Store, *, top: int = 10, now: dt.datetime | None = None) -> Overview:
     """The store's figures; ``now`` decides which case tasks are overdue."""
     span = store.query("SELECT min(time), max(time) FROM ehr_access")[0]

@@ -447,6 +447,26 @@ MIGRATIONS += (
 
 MIGRATIONS += (
     Migration(
+        9,
+        "review tasks: the follow-up an alert needs (a break-the-glass access to review)",
+        """
+        CREATE TABLE review_task (
+            task_id       VARCHAR PRIMARY KEY,
+            alert_id      VARCHAR NOT NULL,     -- the alert that opened it
+            kind          VARCHAR NOT NULL,     -- e.g. break_glass_review
+            title         VARCHAR NOT NULL,
+            user_id       VARCHAR,
+            patient_id    VARCHAR,
+            status        VARCHAR NOT NULL DEFAULT 'open',
+            due           TIMESTAMP,
+            created_at    TIMESTAMP NOT NULL
+        );
+        """,
+    ),
+)
+
+MIGRATIONS += (
+    Migration(
         10,
         "web console: accounts, sessions, API tokens, alert triage and its history, audit log",
         """
@@ -521,6 +541,7 @@ DATA_TABLES: tuple[str, ...] = (
     "care_team_member",
     "ehr_access",
     "alert",
+    "review_task",
     "sbom",
     "sbom_component",
     "advisory",

@@ -1,0 +1,1 @@
+"""Helpers for tests and plugin authors: small hand-written hospitals."""

@@ -89,5 +89,6 @@ def test_read_only_open_of_an_old_store_asks_for_an_upgrade(tmp_path: Path) -> N
     folder = tmp_path / "old"
     with Store.open(folder) as opened:
         opened.query("DELETE FROM schema_version WHERE version = ?", [LATEST_VERSION])
-    with pytest.raises(StoreError, match=f"schema version {LATEST_VERSION - 1}"):
+    previous = MIGRATIONS[-2].version  # migration numbers may have gaps (one per branch)
+    with pytest.raises(StoreError, match=f"schema version {previous}"):
         Store.open(folder, read_only=True)

@@ -22,6 +22,7 @@ from rich.table import Table
 from carewarden import __version__
 from carewarden.cli import breach as breach_cli
 from carewarden.cli import ingest as ingest_cli
+from carewarden.cli import rules as rules_cli
 from carewarden.cli.common import (
     EXIT_FINDINGS,
     EXIT_USAGE,
@@ -48,6 +49,7 @@ app = typer.Typer(
 )
 app.add_typer(ingest_cli.app, name="ingest")
 app.add_typer(breach_cli.app, name="breach")
+app.add_typer(rules_cli.app, name="rules")
 app.command("evaluate")(evaluate_command)
 
 
@@ -223,6 +225,9 @@ ALERT_FIELDS = (
     "explanation",
     "mapping",
     "status",
+    "host",
+    "author",
+    "reference",
 )
 
 
@@ -241,7 +246,8 @@ def alerts(
     with open_store(store, read_only=True) as opened:
         rows = opened.arrow(
             "SELECT alert_id AS id, rule_id, title, severity, score, user_id, patient_id, "
-            "first_seen, last_seen, event_ids, explanation, mapping, status FROM alert "
+            "first_seen, last_seen, event_ids, explanation, mapping, status, host, author, "
+            "reference FROM alert "
             "WHERE score >= ? ORDER BY score DESC, first_seen, alert_id"
             + (f" LIMIT {int(limit)}" if limit else ""),
             [min_score],

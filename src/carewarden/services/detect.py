@@ -11,6 +11,7 @@ from carewarden.detect.engine import DetectContext, DetectSummary, builtin_detec
 from carewarden.detect.explain import ExplainSummary, explain_accesses
 from carewarden.detect.policy import PrivacyPolicy
 from carewarden.errors import ConfigError
+from carewarden.sigma.detector import SigmaDetector
 from carewarden.store import Store
 
 
@@ -46,5 +47,7 @@ def detect(store: Store, *, policy: Path | None = None, site_tz: str | None = No
     loaded = PrivacyPolicy.load(policy)
     explained = explain_accesses(store, loaded, site_tz)
     context = DetectContext(site_tz=site_tz, parameters=dict(loaded.thresholds))
-    alerts = run_detectors(store, [*builtin_detectors(), BehaviourModel()], context)
+    alerts = run_detectors(
+        store, [*builtin_detectors(), BehaviourModel(), SigmaDetector()], context
+    )
     return DetectionRun(explained, alerts)

@@ -211,7 +211,9 @@ class Compiler:
             out.route = route_of(
                 rule.logsource.product, rule.logsource.category, rule.logsource.service
             )
-            queries = self.backend.convert_rule(rule)
+            # A rule only referenced by a correlation is "not output" for pySigma, which then
+            # returns no query: its conversion result is what the correlation needs.
+            queries = self.backend.convert_rule(rule) or rule.get_conversion_result()
         except UnroutableError as exc:
             out.error = f"unsupported log source: {exc}"
             return out
@@ -238,7 +240,7 @@ class Compiler:
         out.anchors = sorted(keys)
         self.python.patterns = []
         try:
-            expressions = self.python.convert_rule(rule)
+            expressions = self.python.convert_rule(rule) or rule.get_conversion_result()
             out.python = " or ".join(f"({e})" for e in expressions)
             out.patterns = list(self.python.patterns)
         except (SigmaError, NotImplementedError, re.error):

@@ -227,4 +227,40 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("range_key", _S),
         ]
     ),
+    "security_event": pa.schema(
+        [
+            ("event_uid", _S),
+            ("time", _TS),
+            ("host", _S),
+            ("channel", _S),
+            ("provider", _S),
+            ("event_id", pa.int32()),
+            ("record_id", pa.int64()),
+            ("class_uid", pa.int32()),
+            ("class_name", _S),
+            *(
+                (name, _S)
+                for name in (
+                    "user_name",
+                    "user_domain",
+                    "logon_type",
+                    "status",
+                    "process_name",
+                    "process_pid",
+                    "process_cmd_line",
+                    "parent_process_name",
+                    "target_process_name",
+                    "src_ip",
+                    "src_port",
+                    "dst_ip",
+                    "dst_port",
+                    "dns_query",
+                    "file_path",
+                    "registry_key",
+                    "threat_name",
+                )
+            ),
+            ("raw", _S),
+        ]
+    ),
 }

@@ -157,8 +157,8 @@ def test_device_and_host_alerts_when_detectors_name_them(
 ) -> None:
     """Once the alert table has device and host columns, alerts naming them go to device
     and host cases, with the playbook their rule or ATT&CK mapping selects."""
-    store.query("ALTER TABLE alert ADD COLUMN device_id VARCHAR")
-    store.query("ALTER TABLE alert ADD COLUMN host VARCHAR")
+    store.query("ALTER TABLE alert ADD COLUMN IF NOT EXISTS device_id VARCHAR")
+    store.query("ALTER TABLE alert ADD COLUMN IF NOT EXISTS host VARCHAR")  # Sigma adds it
     pump = add_alert(user=None, patient=None, rule="iomt.pump_beacon")
     host = add_alert(user=None, patient=None, rule="sigma.x", mapping=["T1486"])
     store.query("UPDATE alert SET device_id = 'pump-7' WHERE alert_id = ?", [pump])

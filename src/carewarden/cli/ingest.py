@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfoNotFoundError
@@ -25,6 +26,8 @@ from carewarden.connectors.base import Connector
 from carewarden.connectors.fhir import FhirConnector
 from carewarden.iomt.connectors import AdvisoryConnector, SbomConnector
 from carewarden.services.ingest import IngestSummary, discover, ingest
+from carewarden.telemetry.evtx import EvtxConnector
+from carewarden.telemetry.winjson import WinJsonConnector
 
 app = typer.Typer(
     help="Ingest source files into the store (idempotent: a file already ingested is skipped).",
@@ -34,6 +37,26 @@ app = typer.Typer(
 PathsArgument = Annotated[
     list[Path], typer.Argument(help="Files or folders (read recursively).", exists=True)
 ]
+GlobPathsArgument = Annotated[
+    list[str],
+    typer.Argument(help="Files, folders (read recursively) or quoted globs ('logs/**/*.evtx')."),
+]
+
+
+def expand(patterns: list[str]) -> list[Path]:
+    """Paths as given, or what a glob pattern names (``**`` recurses); none found is an error."""
+    out: list[Path] = []
+    for pattern in patterns:
+        if any(c in pattern for c in "*?["):
+            found = sorted(glob.glob(pattern, recursive=True))
+            if not found:
+                raise typer.BadParameter(f"no file matches {pattern!r}")
+            out.extend(Path(p) for p in found)
+        else:
+            if not Path(pattern).exists():
+                raise typer.BadParameter(f"no such file or folder: {pattern}")
+            out.append(Path(pattern))
+    return out
 
 
 def run_ingest(
@@ -180,3 +203,25 @@ def ingest_advisories(
     Exit code 1 when a record was quarantined or a file failed.
     """
     finish(run_ingest(AdvisoryConnector(), paths, store, quiet), quiet)
+
+
+@app.command("evtx")
+def ingest_evtx(
+    paths: GlobPathsArgument, store: StoreOption = None, quiet: QuietOption = False
+) -> None:
+    """Windows EVTX files (any channel, Sysmon included; .evtx.gz too) into security_event.
+
+    Exit code 1 when a record was quarantined or a file failed.
+    """
+    finish(run_ingest(EvtxConnector(), expand(paths), store, quiet), quiet)
+
+
+@app.command("winjson")
+def ingest_winjson(
+    paths: GlobPathsArgument, store: StoreOption = None, quiet: QuietOption = False
+) -> None:
+    """Windows events as JSON: Winlogbeat or NXLog lines, evtx_dump JSON, arrays (.gz too).
+
+    Exit code 1 when a record was quarantined or a file failed.
+    """
+    finish(run_ingest(WinJsonConnector(), expand(paths), store, quiet), quiet)

@@ -25,6 +25,7 @@ from carewarden.cli import cases as cases_cli
 from carewarden.cli import ingest as ingest_cli
 from carewarden.cli import pdp as pdp_cli
 from carewarden.cli import playbooks as playbooks_cli
+from carewarden.cli import rules as rules_cli
 from carewarden.cli import web as web_cli
 from carewarden.cli.cases import CasesConfigOption, WindowOption, render_correlation
 from carewarden.cli.common import (
@@ -60,6 +61,7 @@ app.add_typer(breach_cli.app, name="breach")
 app.add_typer(cases_cli.app, name="cases")
 app.add_typer(playbooks_cli.app, name="playbooks")
 app.add_typer(pdp_cli.app, name="pdp")
+app.add_typer(rules_cli.app, name="rules")
 app.command("evaluate")(evaluate_command)
 app.command("vulns")(vulns_command)
 app.command("serve")(web_cli.serve_command)
@@ -278,6 +280,9 @@ ALERT_FIELDS = (
     "explanation",
     "mapping",
     "status",
+    "host",
+    "author",
+    "reference",
 )
 
 
@@ -296,7 +301,8 @@ def alerts(
     with open_store(store, read_only=True) as opened:
         rows = opened.arrow(
             "SELECT alert_id AS id, rule_id, title, severity, score, user_id, patient_id, "
-            "first_seen, last_seen, event_ids, explanation, mapping, status FROM alert "
+            "first_seen, last_seen, event_ids, explanation, mapping, status, host, author, "
+            "reference FROM alert "
             "WHERE score >= ? ORDER BY score DESC, first_seen, alert_id"
             + (f" LIMIT {int(limit)}" if limit else ""),
             [min_score],

@@ -44,6 +44,10 @@ class Alert:
     event_ids: list[str]
     explanation: str
     mapping: list[str]
+    # Telemetry alerts (Sigma): the host, and the rule's author and source (DRL credit).
+    host: str | None = None
+    author: str | None = None
+    reference: str | None = None
 
 
 def alert_key(rule_id: str, user_id: str | None, patient_id: str | None, day: dt.date) -> str:
@@ -208,6 +212,9 @@ ALERT_SCHEMA = pa.schema(
         ("event_ids", pa.list_(pa.string())),
         ("explanation", pa.string()),
         ("mapping", pa.list_(pa.string())),
+        ("host", pa.string()),
+        ("author", pa.string()),
+        ("reference", pa.string()),
     ]
 )
 

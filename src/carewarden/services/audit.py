@@ -142,7 +142,7 @@ def verify(store: Store) -> AuditCheck:
     prev = GENESIS
     expected_seq = 1
     count = 0
-    for batch in store.batches(
+    for batch in store.row_batches(
         "SELECT seq, recorded_at, actor, action, target, detail, prev_hash, hash FROM audit_log "
         "ORDER BY seq"
     ):

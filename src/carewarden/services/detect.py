@@ -16,6 +16,7 @@ from carewarden.detect.policy import PrivacyPolicy
 from carewarden.errors import ConfigError
 from carewarden.prepare.case_settings import CaseSettings, load_case_settings
 from carewarden.prepare.correlate import CorrelationSummary, correlate
+from carewarden.sigma.detector import SigmaDetector
 from carewarden.store import Store
 
 
@@ -74,6 +75,9 @@ def detect(
     behaviour = run_detectors(store, [BehaviourModel()], context)
     seconds["behaviour"] = time.perf_counter() - started
     alerts.merge(behaviour)
+    started = time.perf_counter()
+    alerts.merge(run_detectors(store, [SigmaDetector()], context))
+    seconds["sigma"] = time.perf_counter() - started
     started = time.perf_counter()
     grouped = correlate(store, settings)
     seconds["cases"] = time.perf_counter() - started

@@ -387,6 +387,63 @@ MIGRATIONS += (
 
 MIGRATIONS += (
     Migration(
+        7,
+        "security telemetry (Windows events), imported Sigma rules, alert host and credit",
+        """
+        CREATE TABLE security_event (
+            event_uid     VARCHAR NOT NULL,     -- host/channel/record number, or a content hash
+            time          TIMESTAMP NOT NULL,
+            host          VARCHAR,
+            channel       VARCHAR,
+            provider      VARCHAR,
+            event_id      INTEGER,
+            record_id     BIGINT,
+            class_uid     INTEGER,              -- OCSF class (3002 authentication, 1007 process…)
+            class_name    VARCHAR,
+            user_name     VARCHAR,
+            user_domain   VARCHAR,
+            logon_type    VARCHAR,
+            status        VARCHAR,
+            process_name  VARCHAR,
+            process_pid   VARCHAR,
+            process_cmd_line VARCHAR,
+            parent_process_name VARCHAR,
+            target_process_name VARCHAR,
+            src_ip        VARCHAR,
+            src_port      VARCHAR,
+            dst_ip        VARCHAR,
+            dst_port      VARCHAR,
+            dns_query     VARCHAR,
+            file_path     VARCHAR,
+            registry_key  VARCHAR,
+            threat_name   VARCHAR,
+            raw           VARCHAR NOT NULL,     -- the event as read (JSON), for Sigma and triage
+            file_id       VARCHAR
+        );
+        CREATE TABLE sigma_rule (
+            rule_id       VARCHAR PRIMARY KEY,  -- the rule's own id
+            title         VARCHAR NOT NULL,
+            kind          VARCHAR NOT NULL,     -- rule | correlation
+            author        VARCHAR,
+            level         VARCHAR,
+            status        VARCHAR,
+            tags          VARCHAR[],
+            logsource     VARCHAR,              -- product/category/service
+            path          VARCHAR NOT NULL,     -- the rule file, relative to the imported folder
+            reference     VARCHAR,              -- where the rule comes from (credit, DRL 1.1)
+            compiled      VARCHAR,              -- JSON: route, SQL condition, fields (NULL: failed)
+            error         VARCHAR,              -- why it does not compile (NULL: compiled)
+            imported_at   TIMESTAMP NOT NULL
+        );
+        ALTER TABLE alert ADD COLUMN host VARCHAR;
+        ALTER TABLE alert ADD COLUMN author VARCHAR;
+        ALTER TABLE alert ADD COLUMN reference VARCHAR;
+        """,
+    ),
+)
+
+MIGRATIONS += (
+    Migration(
         8,
         "incident cases: linked alerts, playbook tasks, hash-chained history, breach records",
         """
@@ -540,6 +597,8 @@ DATA_TABLES: tuple[str, ...] = (
     "care_team",
     "care_team_member",
     "ehr_access",
+    "security_event",
+    "sigma_rule",
     "alert",
     "review_task",
     "sbom",

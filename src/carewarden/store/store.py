@@ -55,7 +55,10 @@ VERSIONED_CHILDREN: dict[str, tuple[str, str]] = {
     "advisory_range": ("advisory", "advisory_id"),
     "vex_statement": ("vex_document", "doc_id"),
 }
-APPEND_TABLES: dict[str, tuple[str, ...]] = {"ehr_access": ("event_id", "patient_id")}
+APPEND_TABLES: dict[str, tuple[str, ...]] = {
+    "ehr_access": ("event_id", "patient_id"),
+    "security_event": ("event_uid",),
+}
 
 
 @dataclass(frozen=True)
@@ -387,6 +390,24 @@ class Store:
     def _count(self, table: str) -> int:
         return int(self._exec(f"SELECT count(*) FROM {table}")[0][0])
 
+    def replace_rows(self, table: str, key: str, rows: pa.Table) -> int:
+        """Insert ``rows``, replacing the stored rows with the same ``key`` (the last row of
+        a key in ``rows`` wins)."""
+        if rows.num_rows == 0:
+            return 0
+        cols = ", ".join(f'"{c}"' for c in rows.column_names)
+        rows = rows.append_column("_pos", pa.array(range(rows.num_rows), pa.int64()))
+        self.con.register("_incoming", rows)
+        try:
+            self._exec(f"DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM _incoming)")
+            inserted = self._exec(
+                f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _incoming "
+                f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _pos DESC) = 1"
+            )
+        finally:
+            self.con.unregister("_incoming")
+        return int(inserted[0][0])
+
     def replace_table(self, table: str, rows: pa.Table) -> int:
         """Replace every row of a derived table with ``rows`` (columns named as the table's)."""
         self._exec(f"DELETE FROM {table}")
@@ -470,7 +491,7 @@ class Store:
     def query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
         return self._exec(sql, params)
 
-    def batches(
+    def row_batches(
         self, sql: str, params: list[Any] | None = None, size: int = 10_000
     ) -> Iterator[list[tuple[Any, ...]]]:
         """The rows of a query, ``size`` at a time (for results too large to hold at once)."""
@@ -489,6 +510,14 @@ class Store:
         con = self.con.cursor()
         con.execute("SET TimeZone = 'UTC'")
         return Store(self.path, con, self.read_only)
+
+    def batches(
+        self, sql: str, params: list[Any] | None = None, size: int = 50_000
+    ) -> Iterator[pa.RecordBatch]:
+        """The rows of a query as Arrow batches of about ``size`` rows, streamed: memory is
+        bounded by the batch, not by the table. Run no other query until it is consumed."""
+        reader = self.con.sql(sql, params=params or None).to_arrow_reader(size)
+        yield from reader
 
     def arrow(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> pa.Table:
         return self.con.sql(sql, params=params or None).to_arrow_table()

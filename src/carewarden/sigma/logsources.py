@@ -1,0 +1,189 @@
+"""Where the events of each Sigma log source come from (routing), and how their fields are
+named there (field mapping).
+
+A Windows rule names a ``category`` (``process_creation`` …) or a ``service``
+(``security`` …). Each maps to one or more *sources*: a channel, the event ids of that
+channel (none: all of them), an optional filter on a field's value, and a field mapping
+from Sigma's names to the source's. Rules are only evaluated against the events of their
+sources: routing, not parsing, is what keeps the cost of a rule set low.
+
+``process_creation`` reads Sysmon event 1 and Security event 4688, whose fields Sigma names
+as Sysmon does (``Image``, ``ParentImage``…): the 4688 mapping follows pySigma's Windows
+pipeline. The service table follows the Windows pipeline's channels as well; that package
+pins pySigma < 2, so the table lives here, as data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+SYSMON = "Microsoft-Windows-Sysmon/Operational"
+SECURITY = "Security"
+POWERSHELL = ("Microsoft-Windows-PowerShell/Operational", "PowerShellCore/Operational")
+POWERSHELL_CLASSIC = "Windows PowerShell"
+
+
+@dataclass(frozen=True)
+class Source:
+    channel: str
+    event_ids: frozenset[int] | None = None
+    # Sigma field (lower case) -> the source's field name.
+    fields: Mapping[str, str] = field(default_factory=dict)
+    # Only events whose field (source name) holds one of these values.
+    where: tuple[str, frozenset[str]] | None = None
+
+    def takes(self, channel: str, event_id: int | None) -> bool:
+        return channel == self.channel and (
+            self.event_ids is None or (event_id is not None and event_id in self.event_ids)
+        )
+
+
+def _sysmon(*ids: int, where: tuple[str, frozenset[str]] | None = None) -> tuple[Source, ...]:
+    return (Source(SYSMON, frozenset(ids), where=where),)
+
+
+SECURITY_4688_FIELDS = {
+    "image": "NewProcessName",
+    "parentimage": "ParentProcessName",
+    "processid": "NewProcessId",
+    "parentprocessid": "ProcessId",
+    "user": "SubjectUserName",
+    "logonid": "SubjectLogonId",
+}
+
+CATEGORIES: dict[str, tuple[Source, ...]] = {
+    "process_creation": (
+        *_sysmon(1),
+        Source(SECURITY, frozenset({4688}), SECURITY_4688_FIELDS),
+    ),
+    "process_termination": _sysmon(5),
+    "network_connection": _sysmon(3),
+    "image_load": _sysmon(7),
+    "file_change": _sysmon(2),
+    "file_event": _sysmon(11),
+    "file_delete": _sysmon(23, 26),
+    "file_delete_detected": _sysmon(26),
+    "file_block_executable": _sysmon(27),
+    "file_block_shredding": _sysmon(28),
+    "file_executable_detected": _sysmon(29),
+    "create_stream_hash": _sysmon(15),
+    "registry_add": _sysmon(12, where=("EventType", frozenset({"CreateKey"}))),
+    "registry_delete": _sysmon(12, where=("EventType", frozenset({"DeleteKey", "DeleteValue"}))),
+    "registry_set": _sysmon(13),
+    "registry_rename": _sysmon(14),
+    "registry_event": _sysmon(12, 13, 14),
+    "dns_query": _sysmon(22),
+    "process_access": _sysmon(10),
+    "pipe_created": _sysmon(17, 18),
+    "create_remote_thread": _sysmon(8),
+    "driver_load": _sysmon(6),
+    "wmi_event": _sysmon(19, 20, 21),
+    "raw_access_thread": _sysmon(9),
+    "process_tampering": _sysmon(25),
+    "clipboard_capture": _sysmon(24),
+    "sysmon_status": _sysmon(4, 16),
+    "sysmon_error": _sysmon(255),
+    "ps_script": tuple(Source(c, frozenset({4104})) for c in POWERSHELL),
+    "ps_module": tuple(Source(c, frozenset({4103})) for c in POWERSHELL),
+    "ps_classic_start": (Source(POWERSHELL_CLASSIC, frozenset({400})),),
+    "ps_classic_provider_start": (Source(POWERSHELL_CLASSIC, frozenset({600})),),
+    "ps_classic_script": (Source(POWERSHELL_CLASSIC, frozenset({800})),),
+}
+
+SERVICES: dict[str, tuple[str, ...]] = {
+    "security": (SECURITY,),
+    "system": ("System",),
+    "application": ("Application",),
+    "sysmon": (SYSMON,),
+    "powershell": POWERSHELL,
+    "powershell-classic": (POWERSHELL_CLASSIC,),
+    "windefend": ("Microsoft-Windows-Windows Defender/Operational",),
+    "codeintegrity-operational": ("Microsoft-Windows-CodeIntegrity/Operational",),
+    "appxdeployment-server": ("Microsoft-Windows-AppXDeploymentServer/Operational",),
+    "appxpackaging-om": ("Microsoft-Windows-AppxPackaging/Operational",),
+    "appmodel-runtime": ("Microsoft-Windows-AppModel-Runtime/Admin",),
+    "firewall-as": ("Microsoft-Windows-Windows Firewall With Advanced Security/Firewall",),
+    "bits-client": ("Microsoft-Windows-Bits-Client/Operational",),
+    "msexchange-management": ("MSExchange Management",),
+    "dns-client": ("Microsoft-Windows-DNS Client Events/Operational",),
+    "dns-server": ("DNS Server",),
+    "dns-server-analytic": ("Microsoft-Windows-DNS-Server/Analytical",),
+    "iis-configuration": ("Microsoft-IIS-Configuration/Operational",),
+    "taskscheduler": ("Microsoft-Windows-TaskScheduler/Operational",),
+    "ntlm": ("Microsoft-Windows-NTLM/Operational",),
+    "security-mitigations": (
+        "Microsoft-Windows-Security-Mitigations/KernelMode",
+        "Microsoft-Windows-Security-Mitigations/UserMode",
+    ),
+    "wmi": ("Microsoft-Windows-WMI-Activity/Operational",),
+    "applocker": (
+        "Microsoft-Windows-AppLocker/MSI and Script",
+        "Microsoft-Windows-AppLocker/EXE and DLL",
+        "Microsoft-Windows-AppLocker/Packaged app-Deployment",
+        "Microsoft-Windows-AppLocker/Packaged app-Execution",
+    ),
+    "microsoft-servicebus-client": ("Microsoft-ServiceBus-Client",),
+    "terminalservices-localsessionmanager": (
+        "Microsoft-Windows-TerminalServices-LocalSessionManager/Operational",
+    ),
+    "shell-core": ("Microsoft-Windows-Shell-Core/Operational",),
+    "certificateservicesclient-lifecycle-system": (
+        "Microsoft-Windows-CertificateServicesClient-Lifecycle-System/Operational",
+    ),
+    "driver-framework": ("Microsoft-Windows-DriverFrameworks-UserMode/Operational",),
+    "ldap": ("Microsoft-Windows-LDAP-Client/Debug",),
+    "smbclient-security": ("Microsoft-Windows-SmbClient/Security",),
+    "smbclient-connectivity": ("Microsoft-Windows-SmbClient/Connectivity",),
+    "smbserver-connectivity": ("Microsoft-Windows-SMBServer/Connectivity",),
+    "diagnosis-scripted": ("Microsoft-Windows-Diagnosis-Scripted/Operational",),
+    "lsa-server": ("Microsoft-Windows-LSA/Operational",),
+    "openssh": ("OpenSSH/Operational",),
+    "capi2": ("Microsoft-Windows-CAPI2/Operational",),
+    "bitlocker": ("Microsoft-Windows-BitLocker/BitLocker Management",),
+    "vhdmp": ("Microsoft-Windows-VHDMP/Operational",),
+    "printservice-admin": ("Microsoft-Windows-PrintService/Admin",),
+    "printservice-operational": ("Microsoft-Windows-PrintService/Operational",),
+    "hyper-v-worker": ("Microsoft-Windows-Hyper-V-Worker",),
+    "kernel-shimengine": ("Microsoft-Windows-Kernel-ShimEngine/Operational",),
+    "ntfs": ("Microsoft-Windows-Ntfs/Operational",),
+    "sysmon-operational": (SYSMON,),
+    "terminalservices-remoteconnectionmanager": (
+        "Microsoft-Windows-TerminalServices-RemoteConnectionManager/Operational",
+    ),
+    "rdp-corets": ("Microsoft-Windows-RemoteDesktopServices-RdpCoreTS/Operational",),
+    "winrm": ("Microsoft-Windows-WinRM/Operational",),
+}
+
+ANY = "any"  # a Windows rule with neither category nor service reads every event
+
+
+class UnroutableError(ValueError):
+    """A rule's log source has no source of Windows events here."""
+
+
+def route_of(product: str | None, category: str | None, service: str | None) -> str:
+    """The routing key of a rule's log source (``category:…``, ``service:…`` or ``any``)."""
+    if (product or "").lower() != "windows":
+        raise UnroutableError(
+            f"log source product {product!r}: only Windows rules are evaluated here"
+        )
+    if category:
+        if category.lower() not in CATEGORIES:
+            raise UnroutableError(f"log source category {category!r} has no Windows event source")
+        return f"category:{category.lower()}"
+    if service:
+        if service.lower() not in SERVICES:
+            raise UnroutableError(f"log source service {service!r} has no known channel")
+        return f"service:{service.lower()}"
+    return ANY
+
+
+def sources(route: str) -> tuple[Source, ...]:
+    """The sources of a routing key (an empty tuple for ``any``: every event)."""
+    kind, _, name = route.partition(":")
+    if kind == "category":
+        return CATEGORIES[name]
+    if kind == "service":
+        return tuple(Source(channel) for channel in SERVICES[name])
+    return ()

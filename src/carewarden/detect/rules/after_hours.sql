@@ -1,11 +1,15 @@
 WITH local AS (
     SELECT x.*, x.local_hour AS h
     FROM access_explanation x
+), worked AS (
+    -- (user, day, hour) with an explained access, grouped once: cheaper than distinct
+    -- aggregates over every access
+    SELECT user_id, local_day, h FROM local WHERE reason IS NOT NULL GROUP BY ALL
 ), habits AS (
     -- the hours of day the user works: any explained access at that hour
     SELECT user_id, list(DISTINCT h) AS hours, count(DISTINCT local_day) AS days,
            min(h) AS first_hour, max(h) AS last_hour
-    FROM local WHERE reason IS NOT NULL GROUP BY user_id
+    FROM worked GROUP BY user_id
     HAVING count(DISTINCT local_day) >= $after_hours_min_days
 )
 -- one user-level alert per (user, day): a night of harvesting is one event, not hundreds

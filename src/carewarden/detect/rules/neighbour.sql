@@ -1,18 +1,23 @@
 -- Building: the address up to its unit (apt, suite…); street: the building without its number.
-WITH homes AS (
-    SELECT x.event_id, x.user_id, x.patient_id, x.time, x.local_day,
+WITH candidates AS MATERIALIZED (
+    -- the cheap test first: addresses are parsed only for people sharing a postal code
+    SELECT x.event_id, x.user_id, x.patient_id, x.time, x.local_day, x.patient_active,
            p.given_name || ' ' || p.family_name AS patient_name,
-           split_part(p.address_line, ',', 1) AS patient_street,
-           address_building(w.address_line) AS user_building,
-           address_building(p.address_line) AS patient_building,
-           address_street(w.address_line) AS user_street,
-           address_street(p.address_line) AS street,
-           postal(w.postal_code) = postal(p.postal_code) AS same_postal,
-           lower(w.family_name) = lower(p.family_name) AS same_surname, x.patient_active
+           w.address_line AS user_line, p.address_line AS patient_line,
+           lower(w.family_name) = lower(p.family_name) AS same_surname
     FROM access_explanation x
     JOIN workforce w ON w.user_id = x.user_id
     JOIN patient p ON p.patient_id = x.patient_id
     WHERE x.reason IS NULL AND w.address_line IS NOT NULL AND p.address_line IS NOT NULL
+      AND postal(w.postal_code) = postal(p.postal_code)
+), homes AS (
+    SELECT *, true AS same_postal,
+           split_part(patient_line, ',', 1) AS patient_street,
+           address_building(user_line) AS user_building,
+           address_building(patient_line) AS patient_building,
+           address_street(user_line) AS user_street,
+           address_street(patient_line) AS street
+    FROM candidates
 )
 SELECT user_id, patient_id, local_day AS day,
        min(time) AS first_seen, max(time) AS last_seen,

@@ -27,7 +27,9 @@ from carewarden.connectors.fhir import FhirConnector
 from carewarden.iomt.connectors import AdvisoryConnector, SbomConnector
 from carewarden.services.ingest import IngestSummary, discover, ingest
 from carewarden.telemetry.evtx import EvtxConnector
+from carewarden.telemetry.suricata import SuricataConnector
 from carewarden.telemetry.winjson import WinJsonConnector
+from carewarden.telemetry.zeek import ZeekConnector
 
 app = typer.Typer(
     help="Ingest source files into the store (idempotent: a file already ingested is skipped).",
@@ -225,3 +227,27 @@ def ingest_winjson(
     Exit code 1 when a record was quarantined or a file failed.
     """
     finish(run_ingest(WinJsonConnector(), expand(paths), store, quiet), quiet)
+
+
+@app.command("suricata")
+def ingest_suricata(
+    paths: GlobPathsArgument, store: StoreOption = None, quiet: QuietOption = False
+) -> None:
+    """Suricata EVE JSON lines (alert, flow, dns, http, tls, fileinfo, anomaly…; .gz too)
+    into security_event.
+
+    Exit code 1 when a record was quarantined or a file failed.
+    """
+    finish(run_ingest(SuricataConnector(), expand(paths), store, quiet), quiet)
+
+
+@app.command("zeek")
+def ingest_zeek(
+    paths: GlobPathsArgument, store: StoreOption = None, quiet: QuietOption = False
+) -> None:
+    """Zeek logs, TSV or JSON (conn, dns, http, ssl, x509, dhcp, files, notice, weird…;
+    .gz too) into security_event.
+
+    Exit code 1 when a record was quarantined or a file failed.
+    """
+    finish(run_ingest(ZeekConnector(), expand(paths), store, quiet), quiet)

@@ -53,6 +53,12 @@ class EventRows:
         self._rows.append(row)
         return self.flush() if len(self._rows) >= self.size else None
 
+    def add_row(self, row: dict[str, object]) -> Batch | None:
+        """A row built by a non-Windows connector (network sensors): columns it lacks are
+        null."""
+        self._rows.append(row)
+        return self.flush() if len(self._rows) >= self.size else None
+
     def flush(self) -> Batch | None:
         if not self._rows:
             return None

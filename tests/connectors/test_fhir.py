@@ -489,6 +489,7 @@ def test_personal_phone_is_preferred_over_a_work_number(store: Store, tmp_path: 
         "p1": [("work", "555-0001"), ("pager", "555-0002"), ("mobile", "555-0003")],
         "p2": [("work", "555-0004"), ("home", "555-0005"), ("mobile", "555-0006")],
         "p3": [("work", "555-0007")],
+        "p4": [(["home"], "555-0008"), ("work", "555-0009")],  # a mistyped use: no crash
     }
     path.write_text(
         "".join(
@@ -508,4 +509,5 @@ def test_personal_phone_is_preferred_over_a_work_number(store: Store, tmp_path: 
         "p1": "555-0003",
         "p2": "555-0005",
         "p3": "555-0007",
+        "p4": "555-0008",
     }

@@ -32,6 +32,11 @@ def batch(table: str, rows: dict[str, list[Any]]) -> Batch:
     return Batch(table, pa.Table.from_pydict(rows, schema=SCHEMAS[table]))
 
 
+def records_batch(table: str, records: Sequence[Any]) -> Batch:
+    """The table's rows from records whose attributes are named as its columns."""
+    return batch(table, {n: [getattr(r, n) for r in records] for n in SCHEMAS[table].names})
+
+
 def _read(path: Path) -> bytes:
     with open_binary(path) as handle:
         data = handle.read(MAX_DOCUMENT_BYTES + 1)
@@ -198,22 +203,7 @@ class AdvisoryConnector:
 def advisory_batches(records: Sequence[adv.Advisory]) -> Iterator[Batch]:
     if not records:
         return
-    yield batch(
-        "advisory",
-        {
-            "advisory_id": [a.advisory_id for a in records],
-            "vuln_id": [a.vuln_id for a in records],
-            "aliases": [a.aliases for a in records],
-            "source": [a.source for a in records],
-            "document": [a.document for a in records],
-            "summary": [a.summary for a in records],
-            "published": [a.published for a in records],
-            "modified": [a.modified for a in records],
-            "withdrawn": [a.withdrawn for a in records],
-            "cvss_score": [a.cvss_score for a in records],
-            "cvss_vector": [a.cvss_vector for a in records],
-        },
-    )
+    yield records_batch("advisory", records)
     columns: dict[str, list[Any]] = {name: [] for name in SCHEMAS["advisory_range"].names}
     for record in records:
         for rng in record.ranges:
@@ -228,28 +218,8 @@ def advisory_batches(records: Sequence[adv.Advisory]) -> Iterator[Batch]:
 
 
 def kev_batch(entries: Sequence[adv.KevEntry]) -> Batch:
-    return batch(
-        "kev",
-        {
-            "cve_id": [e.cve_id for e in entries],
-            "vendor": [e.vendor for e in entries],
-            "product": [e.product for e in entries],
-            "name": [e.name for e in entries],
-            "date_added": [e.date_added for e in entries],
-            "due_date": [e.due_date for e in entries],
-            "ransomware": [e.ransomware for e in entries],
-        },
-    )
+    return records_batch("kev", entries)
 
 
 def epss_batch(scores: Sequence[adv.EpssScore]) -> Batch:
-    return batch(
-        "epss",
-        {
-            "cve_id": [s.cve_id for s in scores],
-            "epss": [s.epss for s in scores],
-            "percentile": [s.percentile for s in scores],
-            "score_date": [s.score_date for s in scores],
-            "model_version": [s.model_version for s in scores],
-        },
-    )
+    return records_batch("epss", scores)

@@ -17,30 +17,30 @@ from carewarden.detect.engine import user_descriptions
 from carewarden.errors import ConfigError
 from carewarden.prepare import history
 from carewarden.prepare.breach import Assessment, assess
-from carewarden.prepare.cases import CASE_COLUMNS, get_case, incident_from_json, naive_utc
+from carewarden.prepare.cases import (
+    CASE_COLUMNS,
+    CaseRecord,
+    get_case,
+    incident_from_json,
+    naive_utc,
+)
 from carewarden.prepare.history import HistoryRecord
 from carewarden.prepare.incident import Incident
 from carewarden.store import Store
+
+ALERT_RISK = (
+    "max(score) + 5 * (count(DISTINCT rule_id) - 1)"
+    " + 3 * (count(DISTINCT date_trunc('day', first_seen)) - 1)"
+)
+"""Risk over a group of alerts (before the 0-100 clamp): the highest score, plus 5 for each
+other kind of violation and 3 for each other day, so repeat offenders rank first."""
 
 SEVERITY_RISK = {"critical": 90, "high": 75, "medium": 50, "low": 25, "info": 10}
 DISMISSED = ("false-positive", "benign", "duplicate")
 
 
 @dataclass(frozen=True)
-class CaseSummary:
-    case_id: str
-    entity_kind: str
-    entity_id: str
-    title: str
-    status: str
-    owner: str | None
-    severity: str
-    opened_at: dt.datetime
-    updated_at: dt.datetime
-    closed_at: dt.datetime | None
-    disposition: str | None
-    playbook_id: str | None
-    discovery_at: dt.datetime
+class CaseSummary(CaseRecord):
     alerts: int
     risk: int
     rules: list[str]
@@ -71,8 +71,7 @@ def _json(value: Any) -> Any:
 CASES_SQL = f"""
 WITH stats AS (
     SELECT ca.case_id, count(*) AS alerts,
-           max(a.score) + 5 * (count(DISTINCT a.rule_id) - 1)
-               + 3 * (count(DISTINCT date_trunc('day', a.first_seen)) - 1) AS alert_risk,
+           {ALERT_RISK} AS alert_risk,
            list(DISTINCT a.rule_id ORDER BY a.rule_id) AS rules,
            count(DISTINCT a.patient_id) AS patients,
            count(DISTINCT date_trunc('day', a.first_seen)) AS days,

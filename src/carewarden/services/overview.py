@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from carewarden.services.cases import Preparedness, list_cases, preparedness
+from carewarden.services.cases import ALERT_RISK, Preparedness, list_cases, preparedness
 from carewarden.store import SourceFile, Store
 
 
@@ -52,10 +52,7 @@ class Overview:
         return (total - self.explained.get("unexplained", 0)) / total if total else None
 
 
-RISK = (
-    "least(100, max(score) + 5 * (count(DISTINCT rule_id) - 1)"
-    " + 3 * (count(DISTINCT date_trunc('day', first_seen)) - 1))"
-)
+RISK = f"least(100, {ALERT_RISK})"
 """A user's risk over a group of their alerts (see :class:`UserRisk`)."""
 
 

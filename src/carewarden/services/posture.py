@@ -12,37 +12,66 @@ from carewarden.store import Store
 
 @dataclass(frozen=True)
 class LayerSpec:
-    key: str  # the rule id prefix of its alerts
+    key: str
     name: str
-    tables: tuple[str, ...]  # what it monitors
+    rule_prefixes: tuple[str, ...]  # rule id prefixes of its own (non-Sigma) alerts
+    counts: tuple[tuple[str, str, str], ...]  # what it monitors: (label, table, SQL condition)
     not_yet: str  # shown when nothing is monitored
 
+
+# OCSF classes of the security_event table by layer: network (4xxx), the rest from endpoints.
+_NETWORK = "class_uid BETWEEN 4000 AND 4999"
+_ENDPOINT = f"NOT coalesce({_NETWORK}, false)"
 
 LAYERS: tuple[LayerSpec, ...] = (
     LayerSpec(
         "privacy",
         "EHR privacy",
-        ("ehr_access",),
+        ("privacy.",),
+        (("ehr_access", "ehr_access", "true"),),
         "ingest an EHR audit trail: carewarden ingest fhir|access-csv",
     ),
     LayerSpec(
         "iomt",
         "Medical devices (IoMT)",
-        ("sbom", "vuln_finding"),
+        ("iomt.", "vuln.", "assets."),
+        (
+            ("sbom", "sbom", "true"),
+            ("vuln_finding", "vuln_finding", "true"),
+        ),
         "ingest SBOMs and advisories: carewarden ingest sbom|advisories",
     ),
     LayerSpec(
         "network",
         "Network",
-        ("network_activity",),
-        "Suricata and Zeek connectors are not in this build yet",
+        ("network.", "segmentation."),
+        (("network events", "security_event", _NETWORK),),
+        "ingest network telemetry: carewarden ingest suricata|zeek",
     ),
     LayerSpec(
         "endpoint",
         "Endpoint",
-        ("process_activity",),
-        "Windows event and EDR connectors are not in this build yet",
+        ("endpoint.",),
+        (("endpoint events", "security_event", _ENDPOINT),),
+        "ingest Windows events: carewarden ingest evtx|winjson",
     ),
+)
+
+# Sigma alerts carry the rule's own id: their layer is the rule's log source.
+_NETWORK_LOGSOURCES = ("zeek/", "suricata/", "%/firewall/%", "%/dns/%", "%/proxy/%")
+_ALERT_LAYER = (
+    "CASE "
+    + " ".join(
+        f"WHEN a.rule_id LIKE '{prefix}%' THEN '{spec.key}'"
+        for spec in LAYERS
+        for prefix in spec.rule_prefixes
+    )
+    + " WHEN s.rule_id IS NULL THEN split_part(a.rule_id, '.', 1)"
+    + " WHEN "
+    + " OR ".join(
+        f"s.logsource LIKE '{p if p.startswith('%') else p + '%'}'" for p in _NETWORK_LOGSOURCES
+    )
+    + " THEN 'network' ELSE 'endpoint' END"
 )
 
 
@@ -81,8 +110,8 @@ def _tables(store: Store) -> set[str]:
 def posture(store: Store, *, days: int = 30) -> Posture:
     present = _tables(store)
     open_rows = store.query(
-        "SELECT split_part(rule_id, '.', 1), severity, count(*) FROM alert "
-        "WHERE status <> 'closed' GROUP BY ALL"
+        f"SELECT {_ALERT_LAYER}, a.severity, count(*) FROM alert a "
+        "LEFT JOIN sigma_rule s USING (rule_id) WHERE a.status <> 'closed' GROUP BY ALL"
     )
     by_layer: dict[str, dict[str, int]] = {}
     overall: dict[str, int] = {}
@@ -92,9 +121,9 @@ def posture(store: Store, *, days: int = 30) -> Posture:
     layers = []
     for spec in LAYERS:
         rows = {
-            t: int(store.query(f"SELECT count(*) FROM {t}")[0][0])
-            for t in spec.tables
-            if t in present
+            label: int(store.query(f"SELECT count(*) FROM {table} WHERE {condition}")[0][0])
+            for label, table, condition in spec.counts
+            if table in present
         }
         monitored = any(rows.values())
         layers.append(

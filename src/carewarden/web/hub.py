@@ -41,10 +41,20 @@ class StoreHub:
         self._pending: list[tuple[str, str, str | None, dict[str, Any] | None]] = []
         self._pending_lock = threading.Condition()
         self._closing = False
+        self._workers: list[threading.Thread] = []
         self._flusher = threading.Thread(target=self._flush_loop, name="audit", daemon=True)
         self._flusher.start()
 
+    def background(self, target: Callable[[], None], name: str) -> None:
+        """Run ``target`` on a thread of its own that :meth:`close` waits for: work on the
+        store (a detection job) finishes before the database closes under it."""
+        worker = threading.Thread(target=target, name=name, daemon=True)
+        self._workers = [w for w in self._workers if w.is_alive()] + [worker]
+        worker.start()
+
     def close(self) -> None:
+        for worker in self._workers:
+            worker.join()
         with self._pending_lock:
             self._closing = True
             self._pending_lock.notify()

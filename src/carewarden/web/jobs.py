@@ -39,12 +39,7 @@ class Jobs:
     def start_detect(self, *, site_tz: str | None = None, policy: Path | None = None) -> Job:
         job = Job(secrets.token_hex(8), "detect", "running", utcnow())
         self._jobs[job.job_id] = job
-        threading.Thread(
-            target=self._detect,
-            args=(job, site_tz, policy),
-            name=f"detect-{job.job_id}",
-            daemon=True,
-        ).start()
+        self.hub.background(lambda: self._detect(job, site_tz, policy), f"detect-{job.job_id}")
         return job
 
     def _detect(self, job: Job, site_tz: str | None, policy: Path | None) -> None:

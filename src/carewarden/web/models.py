@@ -128,6 +128,25 @@ class TimelineOut(BaseModel):
     rows: list[dict[str, Any]]
 
 
+CaseStatus = Literal["open", "investigating", "contained", "closed"]
+EntityKind = Literal["user", "host", "device", "patient"]
+
+
+class CaseList(BaseModel):
+    total: int
+    items: list[dict[str, Any]]  # each as `carewarden cases list --format jsonl` prints it
+
+
+class CaseOut(BaseModel):
+    """As `carewarden cases show --format json` prints it."""
+
+    case: dict[str, Any]
+    alerts: list[dict[str, Any]]
+    tasks: list[dict[str, Any]]
+    history: list[dict[str, Any]]
+    breach: dict[str, Any] | None
+
+
 class SourceOut(BaseModel):
     kind: str
     files: int

@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 
 from carewarden.errors import CarewardenError
 from carewarden.services import alerts as alert_service
+from carewarden.services import cases as case_service
 from carewarden.services.health import ingestion_health
 from carewarden.services.investigate import timeline
 from carewarden.services.posture import posture
@@ -24,6 +25,10 @@ from carewarden.web.auth import (
 from carewarden.web.models import (
     AlertDetail,
     AlertList,
+    CaseList,
+    CaseOut,
+    CaseStatus,
+    EntityKind,
     HealthOut,
     JobOut,
     JobRequest,
@@ -198,6 +203,43 @@ def overview(request: Request, principal: OverviewReader) -> PostureOut:
         )
 
     return hub.cached("overview", compute)
+
+
+@router.get("/cases", response_model=CaseList, summary="Cases by risk, filtered")
+def list_cases(
+    request: Request,
+    principal: AlertReader,
+    status: CaseStatus | None = None,
+    entity_kind: EntityKind | None = None,
+    overdue_only: bool = False,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> CaseList:
+    hub = hub_of(request)
+    with hub.reader() as store:
+        found = case_service.list_cases(
+            store, status=status, entity_kind=entity_kind, overdue_only=overdue_only
+        )
+    shown = found[:limit]
+    hub.audit(principal.actor, "view.cases", None, {"cases": [c.case_id for c in shown]})
+    return CaseList(total=len(found), items=[c.as_json() for c in shown])
+
+
+@router.get(
+    "/cases/{case_id}",
+    response_model=CaseOut,
+    responses={404: {"model": Problem}},
+    summary="One case with its alerts, playbook tasks, history and breach assessment",
+)
+def get_case(request: Request, principal: AlertReader, case_id: Ident) -> CaseOut:
+    hub = hub_of(request)
+    try:
+        with hub.reader() as store:
+            found = case_service.case_detail(store, case_id)
+    except CarewardenError:
+        raise HTTPException(404, "no such case") from None
+    patients = sorted({a["patient_id"] for a in found.alerts if a["patient_id"]})
+    hub.audit(principal.actor, "view.case", case_id, {"patients": patients})
+    return CaseOut.model_validate(found.as_json())
 
 
 @router.get(

@@ -11,11 +11,13 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from carewarden.errors import CarewardenError
+from carewarden.prepare.cases import STATUSES as CASE_STATUSES
+from carewarden.prepare.playbooks import ENTITY_KINDS
 from carewarden.services import alerts as alert_service
 from carewarden.services import audit
+from carewarden.services import cases as case_service
 from carewarden.services.health import ingestion_health
 from carewarden.services.investigate import UNEXPLAINED, timeline
-from carewarden.services.overview import overview
 from carewarden.services.posture import posture
 from carewarden.services.roles import Permission
 from carewarden.web import charts
@@ -260,16 +262,48 @@ def timeline_page(
 
 
 @router.get("/cases")
-def cases_page(request: Request, principal: AlertPage) -> Response:
+def cases_page(
+    request: Request,
+    principal: AlertPage,
+    status: Text = None,
+    entity_kind: Text = None,
+    overdue: bool = False,
+) -> Response:
     hub = hub_of(request)
+    with hub.reader() as store:
+        found = case_service.list_cases(
+            store, status=status or None, entity_kind=entity_kind or None, overdue_only=overdue
+        )
+    hub.audit(
+        principal.actor,
+        "view.cases",
+        None,
+        {"cases": [c.case_id for c in found[:200]], "status": status, "entity_kind": entity_kind},
+    )
+    return render(
+        request,
+        "cases.html",
+        principal,
+        cases=found,
+        status=status or "",
+        entity_kind=entity_kind or "",
+        overdue=overdue,
+        statuses=CASE_STATUSES,
+        kinds=ENTITY_KINDS,
+    )
 
-    def compute() -> Any:
+
+@router.get("/cases/{case_id}")
+def case_page(request: Request, principal: AlertPage, case_id: str) -> Response:
+    hub = hub_of(request)
+    try:
         with hub.reader() as store:
-            return overview(store, top=50).top_users
-
-    users = hub.cached("cases", compute)
-    hub.audit(principal.actor, "view.cases", None, {"users": [u.user_id for u in users]})
-    return render(request, "cases.html", principal, users=users)
+            found = case_service.case_detail(store, case_id)
+    except CarewardenError as err:
+        raise HTTPException(404, "There is no case with this id.") from err
+    patients = sorted({a["patient_id"] for a in found.alerts if a["patient_id"]})
+    hub.audit(principal.actor, "view.case", case_id, {"patients": patients})
+    return render(request, "case.html", principal, detail=found, case=found.case)
 
 
 @router.get("/assets")

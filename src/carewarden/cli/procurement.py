@@ -25,16 +25,12 @@ _VERDICT_STYLE = {"accept": "bold green", "conditional": "bold yellow", "reject"
 
 @app.command("check")
 def check(
-    form: Annotated[
-        Path, typer.Argument(help="The MDS2 form: an xlsx workbook or a CSV export.")
-    ],
+    form: Annotated[Path, typer.Argument(help="The MDS2 form: an xlsx workbook or a CSV export.")],
     baseline: Annotated[
         Path | None,
         typer.Option("--baseline", help="Baseline YAML (default: the shipped baseline)."),
     ] = None,
-    format: Annotated[
-        str, typer.Option("--format", help="table, json or markdown.")
-    ] = "table",
+    format: Annotated[str, typer.Option("--format", help="table, json or markdown.")] = "table",
 ) -> None:
     """Check an MDS2 form (2019 layout) against a baseline: pass, fail or needs review per
     requirement, with the question, answer and note behind each, and a verdict (accept,
@@ -105,9 +101,7 @@ def render_markdown(evaluation: Evaluation) -> str:
     ]
     for result in evaluation.results:
         reasons = "<br>".join(_md(str(reason)) for reason in result.reasons)
-        lines.append(
-            f"| {result.id} | {result.severity} | {result.outcome} | {reasons} |"
-        )
+        lines.append(f"| {result.id} | {result.severity} | {result.outcome} | {reasons} |")
     if form.issues:
         lines += ["", "## Form issues", ""]
         lines += [f"- {_md(str(issue))}" for issue in form.issues]

@@ -240,11 +240,7 @@ def _cell_text(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, dt.datetime):
-        return (
-            value.date().isoformat()
-            if value.time() == dt.time()
-            else value.isoformat(sep=" ")
-        )
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat(sep=" ")
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, float) and value.is_integer():
@@ -399,6 +395,14 @@ class _FormReader:
             return
         if columns.answer is None:
             columns.answer = _answer_column(rows, columns)
+        if columns.note is None and columns.answer is not None:
+            # No note header: the column right after the answers, when its header is blank.
+            header = dict(rows).get(columns.header_row or 0, [])
+            beside = columns.answer + 1
+            if beside not in (columns.qid, columns.question) and not (
+                len(header) > beside and header[beside]
+            ):
+                columns.note = beside
         self.tables += 1
         start = columns.header_row or 0
         self._header_block(rows, start)

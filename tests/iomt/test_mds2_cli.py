@@ -1,0 +1,97 @@
+"""``carewarden procurement check`` from the command line: formats and exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from mds2kit import ALL_YES, answers_with, write_csv, write_xlsx
+from typer.testing import CliRunner
+
+from carewarden.cli.main import app
+
+runner = CliRunner(env={"COLUMNS": "250"})
+
+
+def test_json_accept(tmp_path: Path) -> None:
+    """An all-yes form is accepted: exit 0, JSON with the verdict and every requirement."""
+    form = write_xlsx(tmp_path / "acme.xlsx", ALL_YES)
+    result = runner.invoke(app, ["procurement", "check", str(form), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["verdict"] == "accept"
+    assert payload["manufacturer"] == "Acme Medical"
+    assert payload["file"] == str(form)
+    outcomes = {r["id"]: r["outcome"] for r in payload["requirements"]}
+    assert outcomes["encryption-at-rest"] == "pass" and set(outcomes.values()) == {"pass"}
+    assert payload["form_issues"] == []
+
+
+def test_json_reject_exits_one(tmp_path: Path) -> None:
+    """No encryption at rest: reject, exit 1, and the reason names question and answer."""
+    form = write_csv(tmp_path / "f.csv", answers_with(STCF_1=("No", "planned for v2")))
+    result = runner.invoke(app, ["procurement", "check", str(form), "--format", "json"])
+    assert result.exit_code == 1, result.output
+    payload = json.loads(result.stdout)
+    assert payload["verdict"] == "reject"
+    at_rest = next(r for r in payload["requirements"] if r["id"] == "encryption-at-rest")
+    assert at_rest["outcome"] == "fail"
+    assert at_rest["reasons"][0] == {
+        "question_id": "STCF-1",
+        "answer": "No",
+        "note": "planned for v2",
+        "outcome": "fail",
+        "why": "expected Yes",
+    }
+
+
+def test_table_and_markdown_conditional(tmp_path: Path) -> None:
+    """See Note on SBOM-1: conditional (exit 0), shown in the table and in markdown."""
+    form = write_xlsx(tmp_path / "f.xlsx", answers_with(SBOM_1=("See Note", "on request")))
+    table = runner.invoke(app, ["procurement", "check", str(form)])
+    assert table.exit_code == 0, table.output
+    assert "sbom-provided" in table.output and "CONDITIONAL" in table.output
+    markdown = runner.invoke(app, ["procurement", "check", str(form), "--format", "markdown"])
+    assert markdown.exit_code == 0
+    assert "**Verdict: CONDITIONAL**" in markdown.stdout
+    assert "| sbom-provided | must | review | SBOM-1 = See Note (note: on request)" in (
+        markdown.stdout
+    )
+
+
+def test_custom_baseline(tmp_path: Path) -> None:
+    baseline = tmp_path / "b.yaml"
+    baseline.write_text(
+        "name: Only SBOM\nrequirements:\n"
+        "  - {id: sbom, description: SBOM, severity: must, questions: [SBOM-1]}\n",
+        encoding="utf-8",
+    )
+    form = write_xlsx(tmp_path / "f.xlsx", answers_with(STCF_1=("No", "")))
+    result = runner.invoke(
+        app,
+        ["procurement", "check", str(form), "--baseline", str(baseline), "--format", "json"],
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["baseline"] == "Only SBOM" and payload["verdict"] == "accept"
+
+
+def test_errors_without_traceback(tmp_path: Path) -> None:
+    """A file with no question table, a bad baseline and a bad --format are clear errors."""
+    junk = tmp_path / "junk.csv"
+    junk.write_text("hello,world\n", encoding="utf-8")
+    result = runner.invoke(app, ["procurement", "check", str(junk)])
+    assert result.exit_code == 1
+    assert "junk.csv: no MDS2 question table" in result.output
+    assert "Traceback" not in result.output
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("requirements:\n  - {id: a, description: d, severity: maybe, questions: [X]}\n")
+    form = write_csv(tmp_path / "f.csv", ALL_YES)
+    result = runner.invoke(app, ["procurement", "check", str(form), "--baseline", str(bad)])
+    assert result.exit_code == 2
+    assert "bad.yaml" in result.output and "severity" in result.output
+
+    result = runner.invoke(app, ["procurement", "check", str(form), "--format", "xml"])
+    assert result.exit_code == 2
+    assert "--format must be table, json or markdown" in result.output

@@ -95,3 +95,40 @@ def test_errors_without_traceback(tmp_path: Path) -> None:
     result = runner.invoke(app, ["procurement", "check", str(form), "--format", "xml"])
     assert result.exit_code == 2
     assert "--format must be table, json or markdown" in result.output
+
+
+def test_save_and_list(tmp_path: Path) -> None:
+    """--save keeps each evaluation once per form and baseline; list shows them."""
+    store = str(tmp_path / "store")
+    good = write_xlsx(tmp_path / "good.xlsx", ALL_YES)
+    bad = write_csv(tmp_path / "bad.csv", answers_with(SBOM_1=("No", "")))
+    saved = runner.invoke(app, ["procurement", "check", str(good), "--store", store, "--save"])
+    assert saved.exit_code == 0, saved.output
+    assert "saved evaluation mds2:" in saved.output
+    again = runner.invoke(app, ["procurement", "check", str(good), "--store", store, "--save"])
+    assert again.exit_code == 0
+    rejected = runner.invoke(app, ["procurement", "check", str(bad), "--store", store, "--save"])
+    assert rejected.exit_code == 1
+
+    listed = runner.invoke(app, ["procurement", "list", "--store", store, "--format", "json"])
+    assert listed.exit_code == 0, listed.output
+    rows = json.loads(listed.stdout)
+    assert sorted((r["form_path"], r["verdict"]) for r in rows) == [
+        (str(bad), "reject"),
+        (str(good), "accept"),
+    ]
+    reject = next(r for r in rows if r["verdict"] == "reject")
+    assert reject["must_fail"] == 1 and reject["device_model"] == "AP-100"
+
+    only = runner.invoke(
+        app, ["procurement", "list", "--store", store, "--verdict", "reject", "--format", "json"]
+    )
+    assert [r["verdict"] for r in json.loads(only.stdout)] == ["reject"]
+    table = runner.invoke(app, ["procurement", "list", "--store", store])
+    assert table.exit_code == 0 and "2 evaluation(s)" in table.output
+
+
+def test_store_without_save_is_a_usage_error(tmp_path: Path) -> None:
+    form = write_csv(tmp_path / "f.csv", ALL_YES)
+    result = runner.invoke(app, ["procurement", "check", str(form), "--store", str(tmp_path)])
+    assert result.exit_code == 2 and "--save" in result.output

@@ -10,9 +10,18 @@ import orjson
 import typer
 from rich.table import Table
 
-from carewarden.cli.common import EXIT_FINDINGS, EXIT_USAGE, console, fail, user_errors
-from carewarden.iomt.mds2 import parse_mds2
-from carewarden.iomt.mds2_check import Evaluation, evaluate, load_baseline
+from carewarden.cli.common import (
+    EXIT_FINDINGS,
+    EXIT_USAGE,
+    StoreOption,
+    console,
+    err_console,
+    fail,
+    open_store,
+    user_errors,
+)
+from carewarden.iomt.mds2_check import Evaluation
+from carewarden.services.procurement import check_form, evaluations, save_evaluation
 
 app = typer.Typer(
     help="Procurement checks: a manufacturer's MDS2 form against the hospital's baseline.",
@@ -31,16 +40,25 @@ def check(
         typer.Option("--baseline", help="Baseline YAML (default: the shipped baseline)."),
     ] = None,
     format: Annotated[str, typer.Option("--format", help="table, json or markdown.")] = "table",
+    store: StoreOption = None,
+    save: Annotated[
+        bool,
+        typer.Option("--save", help="Keep the evaluation in the store (see `procurement list`)."),
+    ] = False,
 ) -> None:
     """Check an MDS2 form (2019 layout) against a baseline: pass, fail or needs review per
     requirement, with the question, answer and note behind each, and a verdict (accept,
     conditional, reject). Exit code 1 when the verdict is reject."""
     if format not in ("table", "json", "markdown"):
         fail("--format must be table, json or markdown", EXIT_USAGE)
+    if store is not None and not save:
+        fail("--store is only used with --save", EXIT_USAGE)
     with user_errors():
-        rules = load_baseline(baseline)
-    with user_errors():
-        evaluation = evaluate(parse_mds2(form), rules)
+        evaluation = check_form(form, baseline)
+    if save:
+        with open_store(store) as opened, user_errors():
+            evaluation_id = save_evaluation(opened, evaluation)
+        err_console.print(f"saved evaluation {evaluation_id}", highlight=False)
     if format == "json":
         sys.stdout.write(orjson.dumps(evaluation.to_dict(), option=orjson.OPT_INDENT_2).decode())
         sys.stdout.write("\n")
@@ -107,3 +125,39 @@ def render_markdown(evaluation: Evaluation) -> str:
         lines += [f"- {_md(str(issue))}" for issue in form.issues]
     lines += ["", evaluation.summary, ""]
     return "\n".join(lines)
+
+
+@app.command("list")
+def list_command(
+    store: StoreOption = None,
+    verdict: Annotated[
+        str | None, typer.Option("--verdict", help="Only accept, conditional or reject.")
+    ] = None,
+    format: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+) -> None:
+    """The products whose MDS2 forms were checked with --save, newest first."""
+    if format not in ("table", "json"):
+        fail("--format must be table or json", EXIT_USAGE)
+    if verdict not in (None, "accept", "conditional", "reject"):
+        fail("--verdict must be accept, conditional or reject", EXIT_USAGE)
+    with open_store(store, read_only=True) as opened, user_errors():
+        rows = evaluations(opened, verdict=verdict)
+    if format == "json":
+        sys.stdout.write(
+            orjson.dumps(rows, option=orjson.OPT_INDENT_2 | orjson.OPT_NAIVE_UTC).decode() + "\n"
+        )
+        return
+    table = Table(show_edge=False)
+    for column in ("evaluated (UTC)", "manufacturer", "model", "document", "verdict", "summary"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            f"{row['evaluated_at']:%Y-%m-%d %H:%M}",
+            row["manufacturer"] or "",
+            row["device_model"] or "",
+            row["document_id"] or "",
+            f"[{_VERDICT_STYLE[row['verdict']]}]{row['verdict']}[/]",
+            row["summary"],
+        )
+    console.print(table)
+    console.print(f"{len(rows):,} evaluation(s)")

@@ -126,9 +126,25 @@ def test_save_and_list(tmp_path: Path) -> None:
     assert [r["verdict"] for r in json.loads(only.stdout)] == ["reject"]
     table = runner.invoke(app, ["procurement", "list", "--store", store])
     assert table.exit_code == 0 and "2 evaluation(s)" in table.output
+    assert "good.xlsx" in table.output and "AP-100" in table.output
 
 
 def test_store_without_save_is_a_usage_error(tmp_path: Path) -> None:
     form = write_csv(tmp_path / "f.csv", ALL_YES)
     result = runner.invoke(app, ["procurement", "check", str(form), "--store", str(tmp_path)])
     assert result.exit_code == 2 and "--save" in result.output
+
+
+def test_readme_example(iomt_data: Path) -> None:
+    """The worked example of the README: SBOM on request (review), a 45-day patch cycle
+    (should, fails): conditional, exit 0."""
+    form = iomt_data / "mds2-pump.csv"
+    result = runner.invoke(app, ["procurement", "check", str(form), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["verdict"] == "conditional"
+    outcomes = {r["id"]: r["outcome"] for r in payload["requirements"]}
+    assert outcomes.pop("sbom-provided") == "review"
+    assert outcomes.pop("patch-window") == "fail"
+    assert set(outcomes.values()) == {"pass"}
+    assert payload["counts"]["must_review"] == 1 and payload["counts"]["should_fail"] == 1

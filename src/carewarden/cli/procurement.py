@@ -148,8 +148,11 @@ def list_command(
         )
         return
     table = Table(show_edge=False)
-    for column in ("evaluated (UTC)", "manufacturer", "model", "document", "verdict", "summary"):
+    for column in ("evaluated (UTC)", "manufacturer", "model", "document", "verdict"):
         table.add_column(column)
+    for column in ("must fail", "should fail", "review"):
+        table.add_column(column, justify="right")
+    table.add_column("file")
     for row in rows:
         table.add_row(
             f"{row['evaluated_at']:%Y-%m-%d %H:%M}",
@@ -157,7 +160,10 @@ def list_command(
             row["device_model"] or "",
             row["document_id"] or "",
             f"[{_VERDICT_STYLE[row['verdict']]}]{row['verdict']}[/]",
-            row["summary"],
+            str(row["must_fail"]),
+            str(row["should_fail"]),
+            str(row["needs_review"]),
+            Path(row["form_path"]).name,
         )
     console.print(table)
     console.print(f"{len(rows):,} evaluation(s)")

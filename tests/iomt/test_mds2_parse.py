@@ -197,3 +197,20 @@ def test_fuzzed_files_fail_cleanly(tmp_path: Path, content: bytes) -> None:
             assert name in str(exc)
         else:
             assert form.answers
+
+
+def test_instructions_sheet_listing_ids_is_not_the_form(tmp_path: Path) -> None:
+    """A sheet that lists question ids without answers does not shadow the form's answers."""
+    from openpyxl import load_workbook
+
+    path = write_xlsx(tmp_path / "f.xlsx", ALL_YES)
+    workbook = load_workbook(path)
+    guide = workbook.create_sheet("Guide", 0)
+    for row, qid in enumerate(("STCF-1", "SBOM-1", "TXCF-2", "PAUT-1"), start=1):
+        guide.cell(row=row, column=1, value=qid)
+        guide.cell(row=row, column=2, value="Explain how to answer this question.")
+    workbook.save(path)
+    form = parse_mds2(path)
+    assert form.answers["STCF-1"].answer is Answer.YES
+    assert form.answers["STCF-1"].where.startswith("sheet 'MDS2'")
+    assert form.issues == ()

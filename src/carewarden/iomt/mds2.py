@@ -259,6 +259,10 @@ def _xlsx_sheets(path: Path) -> Iterator[tuple[str | None, list[Row]]]:
         raise Mds2Error(f"not a readable xlsx workbook: {exc}", path=str(path)) from None
     try:
         for sheet in workbook.worksheets:
+            # Declared dimensions are often wrong in exported workbooks: read every cell.
+            reset = getattr(sheet, "reset_dimensions", None)
+            if callable(reset):
+                reset()
             rows: list[Row] = []
             for number, values in enumerate(
                 sheet.iter_rows(max_col=MAX_COLUMNS, values_only=True), start=1
@@ -395,6 +399,8 @@ class _FormReader:
             return
         if columns.answer is None:
             columns.answer = _answer_column(rows, columns)
+            if columns.answer is None and columns.header_row is None:
+                return  # ids without answers (an instructions sheet): not the form
         if columns.note is None and columns.answer is not None:
             # No note header: the column right after the answers, when its header is blank.
             header = dict(rows).get(columns.header_row or 0, [])

@@ -23,7 +23,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from carewarden.config import load_yaml_model
-from carewarden.iomt.mds2 import SECTIONS, Answer, Mds2Answer, Mds2Form, normalize_id
+from carewarden.iomt.mds2 import SECTIONS, Answer, Mds2Answer, Mds2Form
 
 DEFAULT_BASELINE = Path(__file__).parent / "mds2_baseline.yaml"
 
@@ -306,7 +306,7 @@ def evaluate(form: Mds2Form, baseline: Baseline) -> Evaluation:
     results = []
     for requirement in baseline.requirements:
         reasons = tuple(
-            _judge(requirement, qid, form.get(normalize_id(qid) or qid))
+            _judge(requirement, qid, form.get(qid))
             for qid in requirement.questions
         )
         outcome = _combine(requirement.combine, [r.outcome for r in reasons])

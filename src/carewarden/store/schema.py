@@ -584,6 +584,33 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        15,
+        "procurement: MDS2 forms evaluated against a baseline",
+        """
+        CREATE TABLE mds2_evaluation (
+            evaluation_id  VARCHAR PRIMARY KEY, -- BLAKE3 of the form's bytes and the baseline
+            form_path      VARCHAR NOT NULL,
+            form_hash      VARCHAR NOT NULL,    -- BLAKE3 of the form file
+            manufacturer   VARCHAR,
+            device_model   VARCHAR,
+            device_description VARCHAR,
+            document_id    VARCHAR,
+            release_date   VARCHAR,             -- as the form gives it
+            baseline       VARCHAR NOT NULL,    -- the baseline's name
+            verdict        VARCHAR NOT NULL,    -- accept | conditional | reject
+            must_fail      INTEGER NOT NULL,
+            should_fail    INTEGER NOT NULL,
+            needs_review   INTEGER NOT NULL,
+            summary        VARCHAR NOT NULL,
+            detail         VARCHAR NOT NULL,    -- the whole evaluation as JSON
+            evaluated_at   TIMESTAMP NOT NULL
+        );
+        """,
+    ),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version
 
 # Tables whose row counts `carewarden status` reports, in display order.
@@ -610,5 +637,6 @@ DATA_TABLES: tuple[str, ...] = (
     "vex_statement",
     "vuln_finding",
     "incident_case",
+    "mds2_evaluation",
     "quarantine",
 )

@@ -193,6 +193,11 @@ def test_the_privacy_officer_triages_an_alert_and_investigates_its_user(
         page.goto(f"{base}{route}")
         assert page.locator("main").inner_text().strip()
         shots.append(_shot(page, name))
+    page.goto(f"{base}/cases")
+    page.locator("td a[href^='/cases/']").first.click()
+    page.wait_for_url(f"{base}/cases/**")
+    assert page.locator("h2", has_text="Playbook tasks").is_visible()
+    shots.append(_shot(page, "case"))
     assert all(shot.stat().st_size > 5_000 for shot in shots)
     page.close()
 

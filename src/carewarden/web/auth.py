@@ -58,19 +58,34 @@ def session_cookie_name(request: Request) -> str:
     return SECURE_SESSION_COOKIE if request.app.state.tls else SESSION_COOKIE
 
 
-def _token_principal(hub: StoreHub, bearer: str) -> Principal | None:
-    key = ("token", hashlib.sha256(bearer.encode()).hexdigest())
+def _token_key(bearer: str) -> tuple[str, str]:
+    return ("token", hashlib.sha256(bearer.encode()).hexdigest())
 
-    def lookup() -> accounts.ApiToken | None:
-        with hub.reader() as store:
-            return accounts.verify_token(store, bearer)
 
-    token = hub.cached(key, lookup, ttl=TOKEN_CACHE_SECONDS)
+def _from_token(token: accounts.ApiToken | None) -> Principal | None:
     if token is None or token.expires_at <= utcnow():
         return None
     return Principal(
         token.username, token.role, token.permissions, "token", token_id=token.token_id
     )
+
+
+def _token_principal(hub: StoreHub, bearer: str) -> Principal | None:
+    def lookup() -> accounts.ApiToken | None:
+        with hub.reader() as store:
+            return accounts.verify_token(store, bearer)
+
+    return _from_token(hub.cached(_token_key(bearer), lookup, ttl=TOKEN_CACHE_SECONDS))
+
+
+def _known_token_principal(request: Request) -> tuple[bool, Principal | None]:
+    """A bearer token's principal straight from the cache (no worker thread, no query):
+    (True, principal or None) when the token was checked recently, else (False, None)."""
+    header = request.headers.get("authorization", "")
+    if not header.lower().startswith("bearer "):
+        return False, None
+    fresh, token = hub_of(request).peek(_token_key(header[7:].strip()), TOKEN_CACHE_SECONDS)
+    return (True, _from_token(token)) if fresh else (False, None)
 
 
 def principal_of(request: Request) -> Principal | None:
@@ -111,7 +126,9 @@ class Require:
     async def __call__(self, request: Request) -> Principal:
         from starlette.concurrency import run_in_threadpool
 
-        principal = await run_in_threadpool(principal_of, request)
+        known, principal = _known_token_principal(request)
+        if not known:
+            principal = await run_in_threadpool(principal_of, request)
         if principal is None:
             raise NotAuthenticated(self.page)
         if not principal.can(self.permission):

@@ -40,6 +40,7 @@ class StoreHub:
         self._cache: dict[Any, tuple[int, float, Any]] = {}
         self._pending: list[tuple[str, str, str | None, dict[str, Any] | None]] = []
         self._pending_lock = threading.Condition()
+        self._flushing = threading.Lock()  # one flush at a time, so flush() waits for another
         self._closing = False
         self._workers: list[threading.Thread] = []
         self._flusher = threading.Thread(target=self._flush_loop, name="audit", daemon=True)
@@ -103,13 +104,21 @@ class StoreHub:
     def bump(self) -> None:
         self.generation += 1
 
+    def peek(self, key: Any, ttl: float = 300.0) -> tuple[bool, Any]:
+        """(True, value) when :meth:`cached` holds a fresh value for ``key``, else (False,
+        None): lets an async route answer from the cache without a worker thread."""
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] == self.generation and time.monotonic() - hit[1] < ttl:
+            return True, hit[2]
+        return False, None
+
     def cached(self, key: Any, compute: Callable[[], T], ttl: float = 300.0) -> T:
         """``compute()``, reused while no write happened (and for at most ``ttl`` seconds)."""
+        fresh, value = self.peek(key, ttl)
+        if fresh:
+            found: T = value
+            return found
         now = time.monotonic()
-        hit = self._cache.get(key)
-        if hit is not None and hit[0] == self.generation and now - hit[1] < ttl:
-            value: T = hit[2]
-            return value
         value = compute()
         if len(self._cache) > 2048:
             self._cache.clear()
@@ -130,18 +139,20 @@ class StoreHub:
             self._pending_lock.notify()
 
     def flush(self) -> None:
-        """Write every queued audit record now."""
-        with self._pending_lock:
-            batch, self._pending = self._pending, []
-        if not batch:
-            return
-        try:
-            with self._write, self.reader() as store:
-                audit.record_many(store, batch)
-        except BaseException:
-            with self._pending_lock:  # kept, in order, for the next flush
-                self._pending[:0] = batch
-            raise
+        """Write every queued audit record now; returns once they are committed (also those
+        a concurrent flush had taken)."""
+        with self._flushing:
+            with self._pending_lock:
+                batch, self._pending = self._pending, []
+            if not batch:
+                return
+            try:
+                with self._write, self.reader() as store:
+                    audit.record_many(store, batch)
+            except BaseException:
+                with self._pending_lock:  # kept, in order, for the next flush
+                    self._pending[:0] = batch
+                raise
 
     def _flush_loop(self) -> None:
         while True:

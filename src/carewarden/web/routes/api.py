@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
+from starlette.concurrency import run_in_threadpool
 
 from carewarden.errors import CarewardenError
 from carewarden.services import alerts as alert_service
@@ -87,7 +88,7 @@ def shown_patients(items: list[dict[str, Any]]) -> list[str]:
 
 
 @router.get("/alerts", response_model=AlertList, summary="List alerts (filtered, paged)")
-def list_alerts(
+async def list_alerts(
     request: Request,
     principal: AlertReader,
     status: StatusFilter | None = None,
@@ -108,25 +109,30 @@ def list_alerts(
         status, severity, rule_id, layer, user_id, patient_id, assignee, min_score, since, until
     )
 
-    def compute() -> alert_service.AlertPage:
+    def compute() -> tuple[AlertList, list[str]]:
         with hub.reader() as store:
-            return alert_service.list_alerts(store, filters, page=page, page_size=page_size)
+            found = alert_service.list_alerts(store, filters, page=page, page_size=page_size)
+        answer = AlertList.model_validate(
+            {
+                "total": found.total,
+                "page": found.page,
+                "page_size": found.page_size,
+                "items": found.items,
+            }
+        )
+        return answer, shown_patients(found.items)
 
-    found = hub.cached(("alerts", filters, page, page_size), compute)
+    # A page already read is answered on the event loop; a new one is read in a worker thread.
+    key = ("api-alerts", filters, page, page_size)
+    fresh, cached = hub.peek(key)
+    answer, patients = cached if fresh else await run_in_threadpool(hub.cached, key, compute)
     hub.audit(
         principal.actor,
         "view.alerts",
         None,
-        {"filters": filters.__dict__, "page": page, "patients": shown_patients(found.items)},
+        {"filters": filters.__dict__, "page": page, "patients": patients},
     )
-    return AlertList.model_validate(
-        {
-            "total": found.total,
-            "page": found.page,
-            "page_size": found.page_size,
-            "items": found.items,
-        }
-    )
+    return answer
 
 
 @router.get(

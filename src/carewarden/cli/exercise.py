@@ -78,7 +78,7 @@ class RichPrompter:
     def ask(self, question: str, default: str | None = None) -> str:
         if default is None:
             return Prompt.ask(question, console=console)
-        return Prompt.ask(question, console=console, default=default)
+        return Prompt.ask(question, console=console, default=default, show_default=bool(default))
 
 
 def _split(text: str) -> list[str]:

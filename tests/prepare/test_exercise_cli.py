@@ -20,6 +20,8 @@ from carewarden.cli.main import app
 from carewarden.errors import ConfigError
 from carewarden.prepare.exercise import (
     RunLog,
+    answers_from_log,
+    answers_yaml,
     load_answers,
     replay,
     scenario_for,
@@ -286,11 +288,12 @@ class ScriptedTeam:
 
 
 def test_interactive_session_records_the_timeline(
-    ransomware: Playbook, playbooks: list[Playbook]
+    tmp_path: Path, ransomware: Playbook, playbooks: list[Playbook]
 ) -> None:
     """The interactive session shows each inject in order, asks each decision (re-asking a
     bad answer), and the tasks done with their scenario minute (default the inject's); a
-    decision takes its inject's minute plus the real minutes the team took."""
+    decision takes its inject's minute plus the real minutes the team took. Saved as an
+    answers file, the session replays to the same timeline."""
     scenario = scenario_for(ransomware, playbooks)
     replies = [
         "", # night-call: no task done
@@ -321,6 +324,20 @@ def test_interactive_session_records_the_timeline(
     score = score_exercise(ransomware, scenario, answers, log.tasks_done())
     assert next(t for t in score.tasks if t.task_id == "lessons-learned").status == "on-time"
     assert next(d for d in score.decisions if d.decision_id == "downtime").credit == 0.0
+
+    # kept as an answers file (--save-answers), it replays to the same timeline
+    path = tmp_path / "saved.yaml"
+    path.write_text(answers_yaml(answers_from_log(log)), encoding="utf-8")
+    again = replay(
+        load_answers(path, scenario, ransomware),
+        scenario,
+        ransomware,
+        facilitator="f",
+        participants=[],
+        clock=lambda: dt.datetime(2030, 1, 1),  # not used: every time is in the file
+    )
+    assert again.events == log.events
+    assert (again.started_at, again.finished_at) == (NOW, NOW)
 
 
 @pytest.mark.parametrize(
@@ -356,3 +373,25 @@ def test_report_shows_the_exercise_block(
         assert figures.exercises is not None
         ransom = next(p for p in figures.exercises.playbooks if p.playbook_id == "ransomware")
         assert ransom.last is not None and not ransom.stale
+
+
+def test_saved_answers_replay_to_the_same_scores(tmp_path: Path) -> None:
+    """`--save-answers` writes the run as an answers file; replaying it into another store
+    gives the same scores and timeline."""
+    saved = tmp_path / "saved.yaml"
+    first, second = str(tmp_path / "one"), str(tmp_path / "two")
+    result = invoke(
+        "exercise", "run", "ransomware", "--answers", str(ANSWERS), "--store", first,
+        "--save-answers", str(saved),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert f"answers written to {saved}" in result.output
+    result = invoke("exercise", "run", "ransomware", "--answers", str(saved), "--store", second)
+    assert result.exit_code == 0, result.output
+    reports = [
+        json.loads(invoke("exercise", "show", "EX-0001", "--store", s, "--format", "json").output)
+        for s in (first, second)
+    ]
+    assert reports[0]["scores"] == reports[1]["scores"]
+    assert reports[0]["timeline"] == reports[1]["timeline"]
+    assert reports[0]["started_at"] == reports[1]["started_at"] == "2026-02-12T14:00:00Z"

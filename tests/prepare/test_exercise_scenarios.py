@@ -189,3 +189,22 @@ def test_clock_text(minute: float, text: str) -> None:
 )
 def test_duration_text(minutes: float, text: str) -> None:
     assert duration_text(minutes) == text
+
+
+def test_readme_examples_load(tmp_path: Path, playbooks: list[Playbook]) -> None:
+    """The scenario and answers examples in the README's Tabletop exercises section are
+    valid as written (the answers against the shipped ransomware scenario)."""
+    from carewarden.prepare.exercise import load_answers
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    start = readme.index("## Tabletop exercises")
+    section = readme[start : readme.index("\n## ", start + 1)]
+    blocks = [part.split("```", 1)[0] for part in section.split("```yaml\n")[1:]]
+    answers_text, scenario_text = blocks
+    scenario = load_scenario(_write(tmp_path, scenario_text), playbooks)
+    assert scenario.decision("first-containment")[1].tasks == ["isolate-hosts"]
+    ransomware = next(p for p in playbooks if p.id == "ransomware")
+    answers_path = tmp_path / "answers.yaml"
+    answers_path.write_text(answers_text, encoding="utf-8")
+    answers = load_answers(answers_path, scenario_for(ransomware, playbooks), ransomware)
+    assert answers.injects[0].tasks_done[0].at_minutes == 70

@@ -37,6 +37,8 @@ from carewarden.prepare.exercise import (
     Event,
     RunLog,
     Scenario,
+    answers_from_log,
+    answers_yaml,
     choice_problems,
     clock_text,
     load_answers,
@@ -273,6 +275,12 @@ def run_command(
             "--answers", help="Replay a run recorded in a YAML answers file (no prompts)."
         ),
     ] = None,
+    save_answers: Annotated[
+        Path | None,
+        typer.Option(
+            "--save-answers", help="Also write the run as an answers file (to replay it)."
+        ),
+    ] = None,
     store: StoreOption = None,
     cases_config: CasesConfigOption = None,
     actor: ActorOption = None,
@@ -313,11 +321,34 @@ def run_command(
                 "README, 'Tabletop exercises')",
                 EXIT_USAGE,
             )
+        with open_store(store):  # a store that cannot be written fails now, not after
+            pass
         log = _interactive(scenario, playbook, facilitator or actor_name(actor), people)
+    if save_answers is not None:
+        _save(save_answers, log)
     score = score_exercise(playbook, scenario, log.answers(), log.tasks_done())
-    with open_store(store) as opened, user_errors():
-        run_id = record_run(opened, log, score, recorded_by=actor_name(actor))
+    try:
+        with open_store(store) as opened, user_errors():
+            run_id = record_run(opened, log, score, recorded_by=actor_name(actor))
+    except typer.Exit:
+        if log.mode == "interactive" and save_answers is None:
+            kept = Path(f"exercise-{playbook.id}-{log.started_at:%Y%m%dT%H%M%S}.yaml")
+            _save(kept, log)
+            console.print(
+                f"The run was kept in {kept}: record it later with `carewarden exercise run "
+                f"{playbook.id} --answers {kept}`.",
+                highlight=False,
+            )
+        raise
     render_score(run_id, score)
+
+
+def _save(path: Path, log: RunLog) -> None:
+    try:
+        path.write_text(answers_yaml(answers_from_log(log)), encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot write {path}: {exc}", EXIT_USAGE)
+    console.print(f"answers written to {path}", highlight=False)
 
 
 def _interactive(

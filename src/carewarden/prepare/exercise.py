@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import orjson
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints
 
 from carewarden.errors import ConfigError
@@ -427,6 +428,50 @@ def replay(
         finished_at=finished,
         events=tuple(events),
     )
+
+
+def answers_from_log(log: RunLog) -> AnswersFile:
+    """The answers file that replays ``log`` (an interactive run kept as a file, to replay
+    when it could not be recorded, or to keep beside the store)."""
+    responses: dict[str, dict[str, Any]] = {}
+    for e in log.events:
+        if e.inject_id is None:
+            continue
+        response = responses.setdefault(
+            e.inject_id, {"id": e.inject_id, "decisions": [], "tasks_done": []}
+        )
+        at = e.wall_time.replace(tzinfo=dt.UTC)
+        if e.kind == "inject":
+            response["shown_at"] = at
+        elif e.kind == "decision":
+            choice: str | list[str] = list(e.choice)
+            if len(e.choice) == 1 and not log.scenario.decision(str(e.decision_id))[1].multiple:
+                choice = e.choice[0]
+            response["decisions"].append(
+                {"id": e.decision_id, "choice": choice, "at_minutes": e.minute, "at": at}
+            )
+        else:
+            response["tasks_done"].append({"id": e.task_id, "at_minutes": e.minute, "at": at})
+    return AnswersFile.model_validate(
+        {
+            "scenario": log.scenario.id,
+            "facilitator": log.facilitator,
+            "participants": list(log.participants),
+            "started_at": log.started_at.replace(tzinfo=dt.UTC),
+            "finished_at": log.finished_at.replace(tzinfo=dt.UTC),
+            "injects": list(responses.values()),
+        }
+    )
+
+
+def answers_yaml(answers: AnswersFile) -> str:
+    """An answers file as YAML (times in UTC)."""
+    data = answers.model_dump(mode="json", exclude_none=True)
+    for response in data["injects"]:
+        for key in ("decisions", "tasks_done"):
+            if not response[key]:
+                del response[key]
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 
 def _wall_times(answers: AnswersFile) -> list[dt.datetime]:

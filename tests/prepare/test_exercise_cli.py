@@ -236,6 +236,8 @@ BAD_ANSWERS = [
     ({"injects": [{"id": "confirmed", "tasks_done": [{"id": "isolate-hosts",
                                                       "at_minutes": -1}]}]},
      "at_minutes", "greater than or equal to 0"),
+    ({"injects": [{"id": "confirmed", "decisions": [{"id": "first-containment", "choice": 5}]}]},
+     "decisions.0.choice (line 5)", "valid string"),
     ({"scenario": "phi-snooping"}, "scenario", "not 'ransomware'"),
     ({"injects": [], "surprise": 1}, "surprise", "Extra inputs"),
 ]  # fmt: skip
@@ -362,6 +364,7 @@ def test_report_shows_the_exercise_block(
         empty = render_report(overview(store, now=NOW))
         assert "Tabletop exercises" in empty
         assert "6 of 6 playbook(s) not exercised in the last 12 months" in empty
+        assert empty.count("<strong>never exercised</strong>") == 6
         record_run(store, log, score, recorded_by="tester", now=NOW)
         html = render_report(overview(store, now=NOW))
         block = html[html.index("Tabletop exercises") :]
@@ -369,6 +372,8 @@ def test_report_shows_the_exercise_block(
         assert "5 of 6 playbook(s) not exercised in the last 12 months" in block
         later = render_report(overview(store, now=NOW + dt.timedelta(days=400)))
         assert "6 of 6 playbook(s) not exercised" in later
+        assert later.count("<strong>never exercised</strong>") == 5
+        assert "<strong>not exercised in the last 12 months</strong>" in later
         figures = overview(store, now=NOW)
         assert figures.exercises is not None
         ransom = next(p for p in figures.exercises.playbooks if p.playbook_id == "ransomware")

@@ -413,7 +413,7 @@ def list_command(
     table = Table(show_edge=False)
     for column in ("run", "started (UTC)", "playbook", "scenario", "facilitator", "people"):
         table.add_column(column)
-    for column in ("score", "findings"):
+    for column in ("score", "task gaps"):
         table.add_column(column, justify="right")
     for run in runs:
         table.add_row(

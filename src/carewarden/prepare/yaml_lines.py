@@ -82,4 +82,4 @@ def _field_path(loc: Loc) -> list[int | str]:
     return [p for p in loc if isinstance(p, int) or ("[" not in p and p not in _TAGS)]
 
 
-_TAGS = {"str", "int", "float", "bool", "list", "dict", "function-after", "function-before"}
+_TAGS = {"str", "constrained-str", "int", "float", "bool", "list", "dict"}

@@ -22,6 +22,7 @@ from rich.table import Table
 from carewarden import __version__
 from carewarden.cli import breach as breach_cli
 from carewarden.cli import cases as cases_cli
+from carewarden.cli import exercise as exercise_cli
 from carewarden.cli import ingest as ingest_cli
 from carewarden.cli import pdp as pdp_cli
 from carewarden.cli import playbooks as playbooks_cli
@@ -61,6 +62,7 @@ app.add_typer(ingest_cli.app, name="ingest")
 app.add_typer(breach_cli.app, name="breach")
 app.add_typer(cases_cli.app, name="cases")
 app.add_typer(playbooks_cli.app, name="playbooks")
+app.add_typer(exercise_cli.app, name="exercise")
 app.add_typer(pdp_cli.app, name="pdp")
 app.add_typer(rules_cli.app, name="rules")
 app.add_typer(procurement_cli.app, name="procurement")

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from carewarden.services.cases import ALERT_RISK, Preparedness, list_cases, preparedness
+from carewarden.services.exercises import ExerciseReadiness, exercise_readiness
 from carewarden.store import SourceFile, Store
 
 
@@ -45,6 +46,7 @@ class Overview:
     top_alerts: list[dict[str, Any]] = field(default_factory=list)
     explained: dict[str, int] = field(default_factory=dict)  # accesses by explanation
     preparedness: Preparedness | None = None
+    exercises: ExerciseReadiness | None = None  # tabletop exercises per playbook
 
     @property
     def explained_share(self) -> float | None:
@@ -119,4 +121,5 @@ def overview(store: Store, *, top: int = 10, now: dt.datetime | None = None) -> 
         top_alerts=alerts,
         explained={str(k): int(v) for k, v in explained.items()},
         preparedness=preparedness(store, now=now, top=top),
+        exercises=exercise_readiness(store, now=now),
     )

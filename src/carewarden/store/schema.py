@@ -586,6 +586,54 @@ MIGRATIONS += (
 
 MIGRATIONS += (
     Migration(
+        12,
+        "tabletop exercises: runs scored against their playbook, and their timelines",
+        """
+        CREATE TABLE exercise_run (
+            run_id        VARCHAR PRIMARY KEY,  -- EX-0001, EX-0002 … in order of recording
+            playbook_id   VARCHAR NOT NULL,
+            playbook_hash VARCHAR NOT NULL,     -- SHA-256 of the playbook as exercised (JSON)
+            playbook      JSON NOT NULL,        -- the playbook as exercised
+            scenario_id   VARCHAR NOT NULL,
+            scenario_title VARCHAR NOT NULL,
+            scenario_hash VARCHAR NOT NULL,
+            scenario      JSON NOT NULL,        -- the scenario as run
+            facilitator   VARCHAR NOT NULL,
+            participants  VARCHAR[] NOT NULL,
+            mode          VARCHAR NOT NULL,     -- interactive | replay (an answers file)
+            started_at    TIMESTAMP NOT NULL,
+            finished_at   TIMESTAMP NOT NULL,
+            recorded_at   TIMESTAMP NOT NULL,
+            recorded_by   VARCHAR NOT NULL,
+            score         DOUBLE NOT NULL,      -- overall, 0-100 (prepare/exercise_scoring.py)
+            task_score    DOUBLE NOT NULL,
+            decision_score DOUBLE,              -- NULL: the scenario asks no decision
+            phase_scores  JSON NOT NULL,        -- {phase: score}
+            tasks_on_time INTEGER NOT NULL,
+            tasks_late    INTEGER NOT NULL,
+            tasks_missed  INTEGER NOT NULL,
+            decisions     INTEGER NOT NULL,
+            decisions_expected INTEGER NOT NULL,
+            record_hash   VARCHAR NOT NULL      -- SHA-256 over the run and its events
+        );
+        CREATE TABLE exercise_event (
+            run_id        VARCHAR NOT NULL,
+            seq           INTEGER NOT NULL,     -- 1, 2, 3 … in the order recorded
+            kind          VARCHAR NOT NULL,     -- inject | decision | task-done
+            scenario_minute DOUBLE NOT NULL,    -- minutes after the scenario's start
+            wall_time     TIMESTAMP NOT NULL,   -- when it happened (or was entered), UTC
+            inject_id     VARCHAR,
+            decision_id   VARCHAR,
+            task_id       VARCHAR,
+            choice        VARCHAR[],            -- the options chosen (decisions)
+            PRIMARY KEY (run_id, seq)
+        );
+        """,
+    ),
+)
+
+MIGRATIONS += (
+    Migration(
         15,
         "procurement: MDS2 forms evaluated against a baseline",
         """
@@ -637,6 +685,7 @@ DATA_TABLES: tuple[str, ...] = (
     "vex_statement",
     "vuln_finding",
     "incident_case",
+    "exercise_run",
     "mds2_evaluation",
     "quarantine",
 )

@@ -6,6 +6,8 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from carewarden.errors import ConfigError, SourceError
 from carewarden.prepare.dr_inventory import (
@@ -374,3 +376,55 @@ def test_field_lists_are_the_documented_ones() -> None:
         "copies",
         "offsite",
     )
+
+
+def test_times_that_are_no_text_are_refused(tmp_path: Path) -> None:
+    """A number where a time belongs (YAML reads 1700000000 as one) is refused, not read as
+    a Unix time."""
+    text = GOOD_YAML.replace("2026-03-09T01:30:00", "1700000000")
+    inventory = read_inventory(_write(tmp_path, "inv.yaml", text), now=NOW)
+    (reject,) = inventory.rejected
+    assert reject.line == 7
+    assert reject.error == "last_successful_backup: expected an ISO 8601 time, not 1700000000"
+
+
+VALUES = st.sampled_from(
+    ["", "1", "-1", "x", "true", "no", "2026-03-09", "2026-13-40", "1e400", '"', "\x00", "[", ":"]
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    kind=st.sampled_from(["yaml", "csv"]),
+    cuts=st.lists(st.tuples(st.integers(0, 2000), st.integers(0, 30), VALUES), max_size=6),
+)
+@example(kind="yaml", cuts=[(0, 0, "\t")])
+@example(kind="csv", cuts=[(10, 0, '"')])
+def test_mangled_inventories_never_crash(
+    tmp_path: Path, kind: str, cuts: list[tuple[int, int, str]]
+) -> None:
+    """Whatever is cut out of or put into an inventory, reading it either refuses the file
+    with a Carewarden error or keeps the good rows and gives a line for each refused one."""
+    data = (
+        GOOD_YAML
+        if kind == "yaml"
+        else CSV_HEADER
+        + (
+            "Epic EHR,ehr,nightly,1,24,8,2026-03-09T01:00:00Z,2026-02-01,success,6,"
+            "yes,no,2,yes,,,\n"
+            "PACS,pacs,images,1,24,72,2026-03-09T02:00:00Z,,,,no,no,1,yes,,,\n"
+        )
+    )
+    for position, length, value in cuts:
+        at = position % (len(data) + 1)
+        data = data[:at] + value + data[at + length :]
+    path = tmp_path / f"inv.{kind}"
+    path.write_text(data, encoding="utf-8")
+    try:
+        inventory = read_inventory(path, now=NOW)
+    except (ConfigError, SourceError):
+        return
+    assert all(r.line is not None and r.line >= 1 for r in inventory.rejected)
+    assert all(line is not None for line, _ in inventory.sets)

@@ -193,9 +193,13 @@ def _zone(name: str) -> ZoneInfo:
         raise ValueError(f"unknown time zone {name!r} (use an IANA name)") from None
 
 
-def parse_time(value: Any, zone: dt.tzinfo, time_format: str | None = None) -> Any:
+def parse_time(
+    value: Any, zone: dt.tzinfo, time_format: str | None = None
+) -> dt.datetime | None:
     """An inventory time as naive UTC: ISO 8601 (or ``time_format``), a naive time being in
-    ``zone``. Values that are no text are left for pydantic to refuse or accept."""
+    ``zone``; None stays None, anything else (a number, a list) is refused."""
+    if value is None:
+        return None
     if isinstance(value, dt.datetime):
         when = value
     elif isinstance(value, dt.date):
@@ -214,7 +218,7 @@ def parse_time(value: Any, zone: dt.tzinfo, time_format: str | None = None) -> A
             expected = f"the format {time_format!r}" if time_format else "an ISO 8601 time"
             raise ValueError(f"{text!r} is not {expected}") from None
     else:
-        return value
+        raise ValueError(f"expected an ISO 8601 time, not {value!r}")
     if when.tzinfo is None:
         when = when.replace(tzinfo=zone)
     return when.astimezone(dt.UTC).replace(tzinfo=None)

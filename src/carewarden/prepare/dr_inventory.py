@@ -193,9 +193,7 @@ def _zone(name: str) -> ZoneInfo:
         raise ValueError(f"unknown time zone {name!r} (use an IANA name)") from None
 
 
-def parse_time(
-    value: Any, zone: dt.tzinfo, time_format: str | None = None
-) -> dt.datetime | None:
+def parse_time(value: Any, zone: dt.tzinfo, time_format: str | None = None) -> dt.datetime | None:
     """An inventory time as naive UTC: ISO 8601 (or ``time_format``), a naive time being in
     ``zone``; None stays None, anything else (a number, a list) is refused."""
     if value is None:
@@ -320,6 +318,7 @@ class Inventory:
     format: str
     taken_at: dt.datetime  # naive UTC
     snapshot_id: str
+    content: bytes = field(repr=False)  # the file as read (its hash and size are recorded)
     sets: list[tuple[int | None, BackupSet]] = field(default_factory=list)  # (line, set)
     rejected: list[Rejected] = field(default_factory=list)
 
@@ -480,7 +479,7 @@ def _read_yaml(
     taken_at = at or as_of or now
     interval = interval_days or DEFAULT_TEST_INTERVAL_DAYS
     inventory = Inventory(
-        path, "yaml", taken_at, _snapshot_id(content, taken_at, str(interval), site_zone)
+        path, "yaml", taken_at, _snapshot_id(content, taken_at, str(interval), site_zone), content
     )
     lines = _item_lines(node, "backup_sets")
     rows = [
@@ -536,7 +535,7 @@ def _read_csv(
     taken_at = at or now
     interval = interval_days or DEFAULT_TEST_INTERVAL_DAYS
     extra = (str(interval), site_zone, mapping.digest() if mapping else "")
-    inventory = Inventory(path, "csv", taken_at, _snapshot_id(content, taken_at, *extra))
+    inventory = Inventory(path, "csv", taken_at, _snapshot_id(content, taken_at, *extra), content)
     rows: list[tuple[int | None, Any, str | None]] = []
     value_maps = mapping.values if mapping else {}
     start = reader.line_num + 1

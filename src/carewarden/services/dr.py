@@ -205,7 +205,7 @@ def import_inventory(
         now,
     )
     file_id = f"{KIND}:{uuid.uuid4().hex}"
-    content = path.read_bytes()
+    content = inventory.content
     digest = hashlib.sha256(content).hexdigest()
     rows = [
         {

@@ -260,3 +260,17 @@ def test_systems_sorted_by_tier_and_critical_is_tier_one() -> None:
     ]
     assert [s.critical for s in systems] == [True, True, False]
     assert not systems[0].ready and "200 days old" in systems[0].reasons[0]
+
+
+def test_an_old_inventory_is_named_as_a_possible_cause() -> None:
+    """Assessed days after the inventory was taken, an RPO miss or a test past its interval
+    may only mean the inventory is old: the reason says so; a fresh inventory's does not."""
+    later = AT + 70 * D
+    stale = assess_set(READY, later, taken_at=AT)
+    assert {f.check for f in stale.findings} == {"rpo_missed", "restore_test_overdue"}
+    for finding in stale.findings:
+        assert finding.reason.endswith(
+            "; the inventory is from 2026-03-09, so one since would not show: import a newer one"
+        )
+    fresh = assess_set(READY, later, taken_at=later - 2 * H)
+    assert not any("inventory" in f.reason for f in fresh.findings)

@@ -42,6 +42,8 @@ TEST_RESULTS = ("success", "partial", "failed")
 TIERS = (1, 2, 3)
 CRITICAL_TIER = 1
 DEFAULT_TEST_INTERVAL_DAYS = 90
+# An inventory older than this at the assessment time may miss backups and tests since.
+STALE_AFTER = dt.timedelta(hours=24)
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 
 # Finding -> severity for tiers 1, 2, 3.
@@ -170,10 +172,20 @@ def _severity(check: str, tier: int, *, raise_by: int = 0) -> str:
     return SEVERITIES[min(SEVERITIES.index(base) + raise_by, len(SEVERITIES) - 1)]
 
 
-def assess_set(backup_set: BackupSet, at: dt.datetime) -> SetAssessment:
-    """The readiness of one backup set at ``at`` (naive UTC); see the module for the rules."""
+def assess_set(
+    backup_set: BackupSet, at: dt.datetime, taken_at: dt.datetime | None = None
+) -> SetAssessment:
+    """The readiness of one backup set at ``at`` (naive UTC); see the module for the rules.
+    ``taken_at``, the inventory's time, lets a reason say when a gap may only be the
+    inventory's age (a backup or test since is not in it)."""
     s = backup_set
     findings: list[Finding] = []
+    stale = (
+        ""
+        if taken_at is None or at - taken_at <= STALE_AFTER
+        else f"; the inventory is from {taken_at:%Y-%m-%d}, so one since would not show: "
+        "import a newer one"
+    )
 
     def add(check: str, reason: str, raise_by: int = 0) -> None:
         findings.append(Finding(check, _severity(check, s.tier, raise_by=raise_by), reason))
@@ -196,7 +208,7 @@ def assess_set(backup_set: BackupSet, at: dt.datetime) -> SetAssessment:
                 "rpo_missed",
                 f"the last successful backup ({_utc(s.last_successful_backup)}) is "
                 f"{span(age)} old, beyond the {span(s.rpo_hours)} RPO: find why the backups "
-                "since failed or did not run, and run one",
+                "since failed or did not run, and run one" + stale,
             )
 
     # Restore test: only a recent, clean restore proves the backups can be used.
@@ -229,7 +241,7 @@ def assess_set(backup_set: BackupSet, at: dt.datetime) -> SetAssessment:
                 "restore_test_overdue",
                 f"the last restore test ({tested}) is {test_age:.0f} days old, {late:.0f} "
                 f"day(s) past the {s.restore_test_interval_days}-day interval: schedule a "
-                "restore test",
+                "restore test" + stale,
             )
         else:
             overdue = False
@@ -306,11 +318,13 @@ def assess_set(backup_set: BackupSet, at: dt.datetime) -> SetAssessment:
     )
 
 
-def assess(sets: list[BackupSet], at: dt.datetime) -> list[SystemAssessment]:
+def assess(
+    sets: list[BackupSet], at: dt.datetime, taken_at: dt.datetime | None = None
+) -> list[SystemAssessment]:
     """Every system's readiness at ``at``, most critical tier first, then by name."""
     by_system: dict[str, list[SetAssessment]] = {}
     for s in sets:
-        by_system.setdefault(s.system, []).append(assess_set(s, at))
+        by_system.setdefault(s.system, []).append(assess_set(s, at, taken_at))
     systems = []
     for system, assessed in by_system.items():
         assessed.sort(key=lambda a: (a.backup_set.component, a.backup_set.name))

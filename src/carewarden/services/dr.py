@@ -27,7 +27,13 @@ import pyarrow as pa
 from carewarden.detect.engine import Alert, DetectContext
 from carewarden.errors import RequestError, SourceError
 from carewarden.model import Rejected
-from carewarden.prepare.dr import BackupSet, SetAssessment, SystemAssessment, assess
+from carewarden.prepare.dr import (
+    STALE_AFTER,
+    BackupSet,
+    SetAssessment,
+    SystemAssessment,
+    assess,
+)
 from carewarden.prepare.dr_inventory import InventoryCsvMapping, read_inventory
 from carewarden.store import SourceFile, Store
 from carewarden.store.store import utcnow
@@ -35,8 +41,6 @@ from carewarden.tables import SCHEMAS
 
 KIND = "dr-inventory"
 DETECTOR_ID = "dr.readiness"
-# An inventory older than this at the assessment time is called out: it may miss backups.
-STALE_AFTER = dt.timedelta(hours=24)
 SCORES = {"critical": 90, "high": 75, "medium": 50, "low": 30, "info": 10}
 ALERT_TITLES = {
     "dr.restore_test_overdue": "Restore test overdue",
@@ -285,7 +289,8 @@ def dr_status(store: Store, at: dt.datetime | None = None) -> DrStatus | None:
     snapshot = snapshot_at(store, when)
     if snapshot is None:
         return None
-    return DrStatus(when, snapshot, assess(backup_sets(store, snapshot.snapshot_id), when))
+    sets = backup_sets(store, snapshot.snapshot_id)
+    return DrStatus(when, snapshot, assess(sets, when, snapshot.taken_at))
 
 
 def require_status(store: Store, at: dt.datetime | None = None) -> DrStatus:

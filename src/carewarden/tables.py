@@ -263,4 +263,42 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("raw", _S),
         ]
     ),
+    "dr_snapshot": pa.schema(
+        [
+            ("snapshot_id", _S),
+            ("taken_at", _TS),
+            ("format", _S),
+            ("path", _S),
+            ("sets", pa.int64()),
+            ("quarantined", pa.int64()),
+            ("imported_at", _TS),
+        ]
+    ),
+    "dr_backup_set": pa.schema(
+        [
+            ("snapshot_id", _S),
+            ("set_key", _S),
+            ("system", _S),
+            ("system_kind", _S),
+            ("set_name", _S),
+            ("component", _S),
+            ("tier", pa.int8()),
+            ("rpo_hours", pa.float64()),
+            ("rto_hours", pa.float64()),
+            ("last_successful_backup", _TS),
+            ("last_restore_test", _TS),
+            ("last_restore_test_result", _S),
+            ("restore_duration_hours", pa.float64()),
+            ("restore_test_interval_days", pa.int32()),
+            ("immutable_copy", pa.bool_()),
+            ("offline_copy", pa.bool_()),
+            ("copies", pa.int32()),
+            ("media", pa.int32()),
+            ("offsite", pa.bool_()),
+            ("encrypted", pa.bool_()),
+            ("owner", _S),
+            ("notes", _S),
+            ("line", pa.int64()),
+        ]
+    ),
 }

@@ -26,6 +26,12 @@ def test_demo_synthesizes_ingests_detects_and_reports(tmp_path: Path) -> None:
     assert result.overview.tables["ehr_access"] == result.synth.accesses
     html = result.report.read_text("utf-8")
     assert "Carewarden demo" in html and "Cases: users by risk" in html
+    # The backup inventory is imported and assessed at its own time, not today.
+    assert result.dr is not None and result.dr.status == "imported"
+    dr = result.overview.dr
+    assert dr is not None and dr.at == result.dr.snapshot.taken_at
+    assert sorted(s.system for s in dr.systems if not s.ready) == ["Active Directory", "PACS"]
+    assert "Disaster-recovery readiness" in html and "Active Directory" in html
     labels_path = tmp_path / "hospital" / "labels.jsonl"
     labels = [json.loads(x) for x in labels_path.read_text().splitlines() if x]
     with Store.open(tmp_path / "store", read_only=True) as store:
@@ -54,6 +60,7 @@ def test_demo_command_prints_summary_and_report_path(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "alerts by rule" in result.output
     assert f"Report: {tmp_path / 'report.html'}" in result.output
+    assert "DR readiness: 5 of 7 systems ready, not ready: Active Directory, PACS" in result.output
     assert (tmp_path / "report.html").exists()
 
 

@@ -43,7 +43,8 @@ def test_same_seed_gives_identical_bytes_and_other_seed_differs(tmp_path: Path) 
     c = generate(tmp_path / "c", replace(cfg, seed=cfg.seed + 1))
     da, db, dc = _digests(a.out_dir), _digests(b.out_dir), _digests(c.out_dir)
     assert da == db
-    assert set(da) == {*CONTEXT_FILES, "AuditEvent.ndjson", "labels.jsonl"}
+    assert set(da) == {*CONTEXT_FILES, "AuditEvent.ndjson", "labels.jsonl",
+                       "dr_inventory.yaml"}
     assert da["Practitioner.ndjson"] != dc["Practitioner.ndjson"]
     assert da["AuditEvent.ndjson"] != dc["AuditEvent.ndjson"]
 

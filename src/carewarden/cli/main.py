@@ -23,6 +23,7 @@ from carewarden import __version__
 from carewarden.cli import breach as breach_cli
 from carewarden.cli import cases as cases_cli
 from carewarden.cli import exercise as exercise_cli
+from carewarden.cli import dr as dr_cli
 from carewarden.cli import ingest as ingest_cli
 from carewarden.cli import pdp as pdp_cli
 from carewarden.cli import playbooks as playbooks_cli
@@ -61,6 +62,7 @@ app = typer.Typer(
 app.add_typer(ingest_cli.app, name="ingest")
 app.add_typer(breach_cli.app, name="breach")
 app.add_typer(cases_cli.app, name="cases")
+app.add_typer(dr_cli.app, name="dr")
 app.add_typer(playbooks_cli.app, name="playbooks")
 app.add_typer(exercise_cli.app, name="exercise")
 app.add_typer(pdp_cli.app, name="pdp")
@@ -544,6 +546,15 @@ def demo(
         console.print(
             f"Cases: {ready.open_count:,} open, {len(ready.overdue):,} overdue task(s) "
             "(`carewarden cases list`).",
+            highlight=False,
+        )
+    dr = figures.dr
+    if dr is not None:
+        not_ready = [s.system for s in dr.systems if not s.ready]
+        console.print(
+            f"DR readiness: {len(dr.ready)} of {len(dr.systems)} systems ready"
+            + (f", not ready: {', '.join(not_ready)}" if not_ready else "")
+            + f" (`carewarden dr status --at {dr.at:%Y-%m-%dT%H:%M}Z`).",
             highlight=False,
         )
     timing = ", ".join(f"{k} {v:.1f}s" for k, v in result.seconds.items())

@@ -8,6 +8,7 @@ import datetime as dt
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from carewarden import __version__
+from carewarden.prepare.dr import span
 from carewarden.services.overview import Overview
 
 SEVERITY_COLOURS = {
@@ -23,10 +24,12 @@ def _environment() -> Environment:
     env = Environment(
         loader=PackageLoader("carewarden.report", "templates"),
         autoescape=select_autoescape(["html", "j2"]),
+        extensions=["jinja2.ext.do"],
         trim_blocks=True,
         lstrip_blocks=True,
     )
     env.filters["thousands"] = lambda n: f"{int(n):,}"
+    env.filters["span"] = span
     return env
 
 

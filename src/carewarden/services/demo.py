@@ -1,4 +1,8 @@
-"""`carewarden demo`: synthesize a hospital, ingest it, run every detection, write a report."""
+"""`carewarden demo`: synthesize a hospital, ingest it and its backup inventory, run every
+detection, write a report.
+
+The synthetic data describe a fixed past period, so disaster-recovery readiness is assessed
+as of the inventory's own time (the morning after the period), not today."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from pathlib import Path
 from carewarden.connectors.fhir import FhirConnector
 from carewarden.report.html import render_report
 from carewarden.services.detect import DetectionRun, detect
+from carewarden.services.dr import ImportResult, import_inventory
 from carewarden.services.ingest import IngestSummary, ingest
 from carewarden.services.overview import Overview, overview
 from carewarden.store import Store
@@ -27,6 +32,7 @@ class DemoResult:
     overview: Overview
     report: Path
     seconds: dict[str, float] = field(default_factory=dict)
+    dr: ImportResult | None = None
 
 
 def run_demo(
@@ -50,17 +56,21 @@ def run_demo(
     with Store.open(store_dir) as store:
         started = stage("ingesting FHIR")
         ingested = ingest(store, FhirConnector(timezone=config.site_tz), [synth.out_dir])
+        dr = None
+        if synth.dr_inventory is not None:
+            dr = import_inventory(store, synth.dr_inventory)
         seconds["ingest"] = time.perf_counter() - started
+        dr_at = dr.snapshot.taken_at if dr else None
 
         started = stage("running detections")
-        detected = detect(store, site_tz=config.site_tz)
+        detected = detect(store, site_tz=config.site_tz, dr_at=dr_at)
         seconds["detect"] = time.perf_counter() - started
 
         started = stage("writing the report")
-        figures = overview(store)
+        figures = overview(store, dr_at=dr_at)
         report = out_dir / "report.html"
         report.write_text(
             render_report(figures, title="Carewarden demo: synthetic hospital"), "utf-8"
         )
         seconds["report"] = time.perf_counter() - started
-    return DemoResult(synth, ingested, detected, figures, report, seconds)
+    return DemoResult(synth, ingested, detected, figures, report, seconds, dr)

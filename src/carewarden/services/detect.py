@@ -1,8 +1,9 @@
-"""`carewarden detect`: explain every access, run every detection over the store, then
-group the new alerts into cases."""
+"""`carewarden detect`: explain every access, run every detection over the store, check
+disaster-recovery readiness, then group the new alerts into cases."""
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from carewarden.detect.policy import PrivacyPolicy
 from carewarden.errors import ConfigError
 from carewarden.prepare.case_settings import CaseSettings, load_case_settings
 from carewarden.prepare.correlate import CorrelationSummary, correlate
+from carewarden.services.dr import ReadinessDetector, has_inventory
 from carewarden.sigma.detector import SigmaDetector
 from carewarden.store import Store
 
@@ -54,11 +56,14 @@ def detect(
     policy: Path | None = None,
     site_tz: str | None = None,
     cases: CaseSettings | None = None,
+    dr_at: dt.datetime | None = None,
 ) -> DetectionRun:
     """Rebuild the access explanations under ``policy`` (default: the shipped one), run
     the rules (alerts already in the store are not added again), then put the alerts not yet
     in a case into cases under ``cases`` (default: the shipped ``cases.yaml``). Break-the-glass
-    decisions the access decision point queued become alerts and review tasks first."""
+    decisions the access decision point queued become alerts and review tasks first. The
+    disaster-recovery inventory, where one was imported, is assessed at ``dr_at`` (default
+    now) and its findings become alerts (``services/dr.py``)."""
     settings = cases if cases is not None else load_case_settings()
     site_tz = site_timezone(store, site_tz)
     queued = drain(store)
@@ -78,6 +83,10 @@ def detect(
     started = time.perf_counter()
     alerts.merge(run_detectors(store, [SigmaDetector()], context))
     seconds["sigma"] = time.perf_counter() - started
+    if has_inventory(store):
+        started = time.perf_counter()
+        alerts.merge(run_detectors(store, [ReadinessDetector(dr_at)], context))
+        seconds["dr"] = time.perf_counter() - started
     started = time.perf_counter()
     grouped = correlate(store, settings)
     seconds["cases"] = time.perf_counter() - started

@@ -8,6 +8,7 @@ from typing import Any
 
 from carewarden.services.cases import ALERT_RISK, Preparedness, list_cases, preparedness
 from carewarden.services.exercises import ExerciseReadiness, exercise_readiness
+from carewarden.services.dr import DrStatus, dr_status
 from carewarden.store import SourceFile, Store
 
 
@@ -47,6 +48,7 @@ class Overview:
     explained: dict[str, int] = field(default_factory=dict)  # accesses by explanation
     preparedness: Preparedness | None = None
     exercises: ExerciseReadiness | None = None  # tabletop exercises per playbook
+    dr: DrStatus | None = None  # disaster-recovery readiness; None: no inventory imported
 
     @property
     def explained_share(self) -> float | None:
@@ -67,8 +69,15 @@ def user_risks(store: Store) -> dict[str, tuple[int, dt.datetime]]:
     return {str(u): (int(r), t) for u, r, t in rows}
 
 
-def overview(store: Store, *, top: int = 10, now: dt.datetime | None = None) -> Overview:
-    """The store's figures; ``now`` decides which case tasks are overdue."""
+def overview(
+    store: Store,
+    *,
+    top: int = 10,
+    now: dt.datetime | None = None,
+    dr_at: dt.datetime | None = None,
+) -> Overview:
+    """The store's figures; ``now`` decides which case tasks are overdue, ``dr_at`` (default
+    ``now``) the time disaster-recovery readiness is assessed at."""
     span = store.query("SELECT min(time), max(time) FROM ehr_access")[0]
     by_rule = store.query(
         "SELECT rule_id, any_value(title), any_value(severity), count(*) FROM alert "
@@ -122,4 +131,5 @@ def overview(store: Store, *, top: int = 10, now: dt.datetime | None = None) -> 
         explained={str(k): int(v) for k, v in explained.items()},
         preparedness=preparedness(store, now=now, top=top),
         exercises=exercise_readiness(store, now=now),
+        dr=dr_status(store, dr_at or now),
     )

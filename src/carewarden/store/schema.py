@@ -586,6 +586,52 @@ MIGRATIONS += (
 
 MIGRATIONS += (
     Migration(
+        11,
+        "disaster-recovery readiness: dated snapshots of the backup-set inventory",
+        """
+        CREATE TABLE dr_snapshot (
+            snapshot_id   VARCHAR PRIMARY KEY,  -- hash of (content, mapping, taken_at, defaults)
+            taken_at      TIMESTAMP NOT NULL,   -- the time the inventory describes (UTC)
+            format        VARCHAR NOT NULL,     -- yaml | csv
+            path          VARCHAR NOT NULL,
+            sets          BIGINT NOT NULL,      -- backup sets kept
+            quarantined   BIGINT NOT NULL,      -- rows refused (see quarantine)
+            imported_at   TIMESTAMP NOT NULL,
+            file_id       VARCHAR
+        );
+        CREATE TABLE dr_backup_set (
+            snapshot_id   VARCHAR NOT NULL,
+            set_key       VARCHAR NOT NULL,     -- system + ' / ' + set, as written
+            system        VARCHAR NOT NULL,     -- e.g. 'Epic EHR'
+            system_kind   VARCHAR NOT NULL,     -- ehr | pacs | directory | lab | pharmacy | …
+            set_name      VARCHAR NOT NULL,     -- the backup set or job
+            component     VARCHAR NOT NULL,     -- '' : the whole system (see prepare/dr.py)
+            tier          TINYINT NOT NULL,     -- 1 (most critical) … 3
+            rpo_hours     DOUBLE NOT NULL,
+            rto_hours     DOUBLE NOT NULL,
+            last_successful_backup TIMESTAMP,   -- NULL: none recorded
+            last_restore_test TIMESTAMP,        -- NULL: never tested
+            last_restore_test_result VARCHAR,   -- success | partial | failed
+            restore_duration_hours DOUBLE,      -- measured in the last restore test
+            restore_test_interval_days INTEGER NOT NULL,
+            immutable_copy BOOLEAN NOT NULL,
+            offline_copy  BOOLEAN NOT NULL,
+            copies        INTEGER NOT NULL,     -- backup copies, the production data not counted
+            media         INTEGER,              -- distinct storage media (NULL: not declared)
+            offsite       BOOLEAN NOT NULL,
+            encrypted     BOOLEAN,              -- NULL: not declared
+            owner         VARCHAR,
+            notes         VARCHAR,
+            line          BIGINT,               -- where the row was in its file
+            file_id       VARCHAR,
+            PRIMARY KEY (snapshot_id, set_key)
+        );
+        """,
+    ),
+)
+
+MIGRATIONS += (
+    Migration(
         12,
         "tabletop exercises: runs scored against their playbook, and their timelines",
         """
@@ -685,6 +731,7 @@ DATA_TABLES: tuple[str, ...] = (
     "vex_statement",
     "vuln_finding",
     "incident_case",
+    "dr_backup_set",
     "exercise_run",
     "mds2_evaluation",
     "quarantine",

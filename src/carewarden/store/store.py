@@ -40,6 +40,7 @@ KEYED_TABLES: dict[str, tuple[str, ...]] = {
     "epss": ("cve_id",),
     "advisory": ("advisory_id",),
     "vex_document": ("doc_id",),
+    "dr_snapshot": ("snapshot_id",),
 }
 # Keyed tables whose rows carry a version time: a stored row is replaced only by a row at
 # least as new (an advisory re-published later wins, an older copy ingested after is skipped).
@@ -49,6 +50,7 @@ CHILD_TABLES: dict[str, tuple[str, str]] = {
     "encounter_participant": ("encounter", "encounter_id"),
     "care_team_member": ("care_team", "care_team_id"),
     "sbom_component": ("sbom", "sbom_id"),
+    "dr_backup_set": ("dr_snapshot", "snapshot_id"),
 }
 # Children of a versioned parent: they land only with the parent version this file wrote.
 VERSIONED_CHILDREN: dict[str, tuple[str, str]] = {

@@ -1,5 +1,6 @@
 """The seeded synthetic hospital: workforce, patients, encounters and EHR access logs with
-injected, labelled privacy violations, written as FHIR R4 NDJSON (or CSV access logs).
+injected, labelled privacy violations, written as FHIR R4 NDJSON (or CSV access logs), and
+the backup inventory of its critical systems (``dr_inventory.yaml``).
 
 >>> from carewarden.synth import SynthConfig, generate  # doctest: +SKIP
 >>> generate(Path("out"), SynthConfig(beds=200, days=7, seed=1))  # doctest: +SKIP

@@ -58,6 +58,7 @@ class SynthResult:
     encounters: int
     violations: int
     labels_path: Path
+    dr_inventory: Path | None = None  # the backup inventory (dr_inventory.yaml)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from carewarden.synth.access import AccessGenerator
 from carewarden.synth.clinical import build_clinical
 from carewarden.synth.clock import SiteClock, day_number
 from carewarden.synth.config import SynthConfig, SynthResult, derive_scale
+from carewarden.synth.dr import write_inventory
 from carewarden.synth.population import Rosters, build_population
 from carewarden.synth.violations import plan_counts, plan_violations, violation_events
 from carewarden.synth.writers import EventWriter, write_context, write_labels
@@ -67,7 +68,9 @@ def generate(out_dir: Path, config: SynthConfig,
     labels_path = out_dir / "labels.jsonl"
     write_labels(labels_path, rows)
     files.append(labels_path)
+    dr_inventory = write_inventory(out_dir, config)
+    files.append(dr_inventory)
     return SynthResult(out_dir=out_dir, files=files, accesses=writer.count,
                        patients=len(pop.patients), staff=len(pop.staff),
                        encounters=len(clin.encounters), violations=len(rows),
-                       labels_path=labels_path)
+                       labels_path=labels_path, dr_inventory=dr_inventory)

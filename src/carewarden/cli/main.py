@@ -22,8 +22,8 @@ from rich.table import Table
 from carewarden import __version__
 from carewarden.cli import breach as breach_cli
 from carewarden.cli import cases as cases_cli
-from carewarden.cli import exercise as exercise_cli
 from carewarden.cli import dr as dr_cli
+from carewarden.cli import exercise as exercise_cli
 from carewarden.cli import ingest as ingest_cli
 from carewarden.cli import pdp as pdp_cli
 from carewarden.cli import playbooks as playbooks_cli

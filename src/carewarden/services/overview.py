@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from carewarden.services.cases import ALERT_RISK, Preparedness, list_cases, preparedness
-from carewarden.services.exercises import ExerciseReadiness, exercise_readiness
 from carewarden.services.dr import DrStatus, dr_status
+from carewarden.services.exercises import ExerciseReadiness, exercise_readiness
 from carewarden.store import SourceFile, Store
 
 

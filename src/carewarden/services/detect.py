@@ -16,6 +16,7 @@ from carewarden.detect.policy import PrivacyPolicy
 from carewarden.errors import ConfigError
 from carewarden.prepare.case_settings import CaseSettings, load_case_settings
 from carewarden.prepare.correlate import CorrelationSummary, correlate
+from carewarden.services.segmentation import detector_for
 from carewarden.sigma.detector import SigmaDetector
 from carewarden.store import Store
 
@@ -57,7 +58,8 @@ def detect(
 ) -> DetectionRun:
     """Rebuild the access explanations under ``policy`` (default: the shipped one), run
     the rules (alerts already in the store are not added again), then put the alerts not yet
-    in a case into cases under ``cases`` (default: the shipped ``cases.yaml``). Break-the-glass
+    in a case into cases under ``cases`` (default: the shipped ``cases.yaml``). With a
+    segmentation policy saved in the store, observed flows are checked too. Break-the-glass
     decisions the access decision point queued become alerts and review tasks first."""
     settings = cases if cases is not None else load_case_settings()
     site_tz = site_timezone(store, site_tz)
@@ -78,6 +80,11 @@ def detect(
     started = time.perf_counter()
     alerts.merge(run_detectors(store, [SigmaDetector()], context))
     seconds["sigma"] = time.perf_counter() - started
+    segmentation = detector_for(store)  # only when a policy is saved in the store
+    if segmentation is not None:
+        started = time.perf_counter()
+        alerts.merge(run_detectors(store, [segmentation], context))
+        seconds["segmentation"] = time.perf_counter() - started
     started = time.perf_counter()
     grouped = correlate(store, settings)
     seconds["cases"] = time.perf_counter() - started

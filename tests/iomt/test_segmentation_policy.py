@@ -96,7 +96,7 @@ def test_ports_with_icmp_and_unknown_fields_are_refused(tmp_path: Path) -> None:
         load(tmp_path, doc)
     doc = base()
     doc["flows"][0]["port"] = 443
-    with pytest.raises(ConfigError, match="flows.0.port"):
+    with pytest.raises(ConfigError, match=r"flows\.0\.port"):
         load(tmp_path, doc)
 
 

@@ -266,6 +266,10 @@ def alert_id(rule_id: str, src_ip: str, dst_zone: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
+def _connections(count: int) -> str:
+    return f"{count:,} connection" + ("" if count == 1 else "s")
+
+
 def _zone_label(zone: str | None, policy: SegmentationPolicy) -> str:
     if zone is None:
         return UNZONED
@@ -294,7 +298,7 @@ def alerts(result: CheckResult, policy: SegmentationPolicy) -> list[Alert]:
         if ports & REMOTE_SERVICE_PORTS:
             mapping.append("T1021")
         listed = ", ".join(
-            f"{v.dst_ip} {v.service} ({v.events:,} times)" for v in items[:LISTED_PER_ALERT]
+            f"{v.dst_ip} {v.service} ({_connections(v.events)})" for v in items[:LISTED_PER_ALERT]
         )
         if len(items) > LISTED_PER_ALERT:
             listed += f" and {len(items) - LISTED_PER_ALERT} more"
@@ -303,8 +307,8 @@ def alerts(result: CheckResult, policy: SegmentationPolicy) -> list[Alert]:
         dst_label = _zone_label(head.dst_zone, policy) if head.dst_zone else f"{UNZONED} address"
         explanation = (
             f"{src_ip} ({src_label}) reached {dst_label} on {len(items)} flow(s) the "
-            f"segmentation policy {policy.name!r} does not allow: {listed}; {events:,} "
-            f"connection(s){f', {sent:,} bytes' if sent else ''} from "
+            f"segmentation policy {policy.name!r} does not allow: {listed}; "
+            f"{_connections(events)}{f', {sent:,} bytes' if sent else ''} from "
             f"{first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC ({head.reason})."
         )
         samples = [s for v in items for s in v.samples][:SAMPLES_PER_ALERT]

@@ -442,6 +442,34 @@ class Evaluator:
             for f in policy.rules(today)
         ]
         self._zone = {z.name: z for z in policy.zones}
+        # The rules that can match a source zone (those naming it, or naming CIDRs), in order.
+        self._by_source: dict[str | None, list[CompiledFlow]] = {
+            zone: [r for r in self.rules if zone in r.source.zones or r.source.networks]
+            for zone in [*self._zone, None]
+        }
+        # A verdict depends on an address only through its zone and the literal networks
+        # (flow ends given as CIDRs or hosts) holding it: decided once per such signature.
+        self._literals = sorted(
+            {n for r in self.rules for n in (*r.source.networks, *r.destination.networks)},
+            key=lambda n: (n.version, int(n.network_address), n.prefixlen),
+        )
+        self._located: dict[str, tuple[str | None, Address | None, tuple[int, ...]]] = {}
+        self._verdicts: dict[tuple[object, ...], Verdict] = {}
+
+    def locate(self, text: str) -> tuple[str | None, Address | None, tuple[int, ...]]:
+        """(zone, parsed address, literal networks holding it) of an address, cached:
+        flows far outnumber addresses."""
+        found = self._located.get(text)
+        if found is None:
+            address = _address(text)
+            zone = self.zones.zone_of(address) if address is not None else None
+            inside = (
+                tuple(i for i, n in enumerate(self._literals) if address in n)
+                if address is not None
+                else ()
+            )
+            found = self._located[text] = (zone, address, inside)
+        return found
 
     def egress(self, zone: str | None) -> Action:
         return self._zone[zone].egress if zone is not None else self.policy.default
@@ -450,9 +478,26 @@ class Evaluator:
         return self._zone[zone].ingress if zone is not None else self.policy.default
 
     def decide(self, src_ip: str, dst_ip: str, protocol: str, port: int | None) -> Verdict:
-        src_zone, dst_zone = self.zones.zone_of(src_ip), self.zones.zone_of(dst_ip)
-        src, dst = _address(src_ip), _address(dst_ip)
-        for rule in self.rules:
+        src_zone, src, src_in = self.locate(src_ip)
+        dst_zone, dst, dst_in = self.locate(dst_ip)
+        key = (src_zone, src_in, dst_zone, dst_in, protocol, port)
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            verdict = self._verdicts[key] = self._decide(
+                src_zone, src, dst_zone, dst, protocol, port
+            )
+        return verdict
+
+    def _decide(
+        self,
+        src_zone: str | None,
+        src: Address | None,
+        dst_zone: str | None,
+        dst: Address | None,
+        protocol: str,
+        port: int | None,
+    ) -> Verdict:
+        for rule in self._by_source[src_zone]:
             if rule.matches(src_zone, src, dst_zone, dst, protocol, port):
                 kind = "exception" if rule.exception else "flow"
                 return Verdict(True, src_zone, dst_zone, rule.flow.name, f"{kind} {rule.flow.name}")

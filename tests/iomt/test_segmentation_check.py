@@ -211,3 +211,22 @@ def test_cli_check_bad_policy_is_a_usage_error(tmp_path: Path) -> None:
     assert "bad.yaml" in result.output and "zones.0.name" in result.output
     missing = runner.invoke(app, ["segmentation", "check", "--store", str(tmp_path / "s")])
     assert missing.exit_code == 2 and "no segmentation policy" in missing.output
+
+
+def test_the_report_shows_segmentation_violations(flows: Store) -> None:
+    """The IoMT part of the HTML report counts the violations and explains the worst."""
+    from carewarden.report.html import render_report
+    from carewarden.services.overview import overview
+
+    empty = render_report(overview(flows))
+    assert "No segmentation policy checked" in empty
+    (flows.path / POLICY_FILE).write_bytes(EXAMPLE_POLICY.read_bytes())
+    run_check(flows, None, today=TODAY)
+    figures = overview(flows)
+    assert figures.segmentation is not None
+    assert figures.segmentation.violations == 4
+    assert figures.segmentation.policy == "Example General Hospital"
+    html = render_report(figures)
+    assert "segmentation violations" in html
+    assert "IoMT zones reaching the internet" in html
+    assert "93.184.216.34 tcp/443" in html

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from carewarden.services.cases import ALERT_RISK, Preparedness, list_cases, preparedness
+from carewarden.services.segmentation import SegmentationSummary
+from carewarden.services.segmentation import summary as segmentation_summary
 from carewarden.store import SourceFile, Store
 
 
@@ -45,6 +47,7 @@ class Overview:
     top_alerts: list[dict[str, Any]] = field(default_factory=list)
     explained: dict[str, int] = field(default_factory=dict)  # accesses by explanation
     preparedness: Preparedness | None = None
+    segmentation: SegmentationSummary | None = None  # IoMT network segmentation
 
     @property
     def explained_share(self) -> float | None:
@@ -119,4 +122,5 @@ def overview(store: Store, *, top: int = 10, now: dt.datetime | None = None) -> 
         top_alerts=alerts,
         explained={str(k): int(v) for k, v in explained.items()},
         preparedness=preparedness(store, now=now, top=top),
+        segmentation=segmentation_summary(store, top=top),
     )

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from carewarden.detect.engine import alerts_table
-from carewarden.errors import RequestError
+from carewarden.errors import CarewardenError, RequestError
 from carewarden.iomt.segmentation import CheckResult, SegmentationDetector, alerts, check
 from carewarden.iomt.segmentation_policy import SegmentationPolicy
 from carewarden.store import Store
@@ -83,3 +83,47 @@ def detector_for(store: Store) -> SegmentationDetector | None:
     """The detect phase for this store: None when no policy is saved in it."""
     path = saved_policy(store)
     return SegmentationDetector(path) if path is not None else None
+
+
+@dataclass
+class SegmentationSummary:
+    """What reports show: whether a policy is saved and the violations found so far."""
+
+    policy: str | None  # the saved policy's name, None when the store has none
+    by_rule: dict[str, int]  # alerts per rule id
+    open_alerts: int
+    top: list[dict[str, object]]  # the highest-scoring alerts: severity, host, explanation…
+
+    @property
+    def violations(self) -> int:
+        return sum(self.by_rule.values())
+
+
+def summary(store: Store, *, top: int = 10) -> SegmentationSummary:
+    """The segmentation alerts of the store (read-only)."""
+    path = saved_policy(store)
+    name = None
+    if path is not None:
+        try:
+            name = SegmentationPolicy.load(path).name
+        except CarewardenError:
+            name = f"{path.name} (invalid)"
+    by_rule = {
+        str(r): int(n)
+        for r, n in store.query(
+            "SELECT rule_id, count(*) FROM alert WHERE rule_id LIKE 'segmentation.%' "
+            "GROUP BY rule_id ORDER BY rule_id"
+        )
+    }
+    open_alerts = int(
+        store.query(
+            "SELECT count(*) FROM alert WHERE rule_id LIKE 'segmentation.%' AND status <> 'closed'"
+        )[0][0]
+    )
+    rows = store.arrow(
+        "SELECT rule_id, severity, score, host, first_seen, last_seen, explanation, status "
+        "FROM alert WHERE rule_id LIKE 'segmentation.%' "
+        "ORDER BY score DESC, last_seen DESC, alert_id LIMIT ?",
+        [top],
+    ).to_pylist()
+    return SegmentationSummary(name, by_rule, open_alerts, rows)

@@ -178,3 +178,11 @@ def test_nft_accepts_the_ruleset(tmp_path: Path, script: str) -> None:
     broken.write_text(script.replace("tcp dport 443", "tcp dport 70000", 1), encoding="utf-8")
     refused = subprocess.run(["nft", "-c", "-f", str(broken)], capture_output=True, text=True)
     assert refused.returncode != 0
+
+
+def test_cli_prints_the_example_policy(tmp_path: Path) -> None:
+    shown = runner.invoke(app, ["segmentation", "example"])
+    assert shown.exit_code == 0
+    copy = tmp_path / "policy.yaml"
+    copy.write_text(shown.stdout, encoding="utf-8")
+    assert SegmentationPolicy.load(copy) == SegmentationPolicy.load(EXAMPLE_POLICY)

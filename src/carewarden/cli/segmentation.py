@@ -25,7 +25,7 @@ from carewarden.cli.common import (
     user_errors,
 )
 from carewarden.iomt.segmentation import Violation, nftables, rules_json
-from carewarden.iomt.segmentation_policy import UNZONED, SegmentationPolicy
+from carewarden.iomt.segmentation_policy import EXAMPLE_POLICY, UNZONED, SegmentationPolicy
 from carewarden.services.segmentation import run_check
 
 app = typer.Typer(
@@ -164,3 +164,9 @@ def export_command(
     partial = out.with_name(out.name + ".partial")
     partial.write_text(text, encoding="utf-8")
     partial.replace(out)
+
+
+@app.command("example")
+def example_command() -> None:
+    """Print the example hospital policy (every field documented), to copy and edit."""
+    sys.stdout.write(EXAMPLE_POLICY.read_text(encoding="utf-8"))

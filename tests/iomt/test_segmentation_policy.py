@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from carewarden.errors import ConfigError
 from carewarden.iomt.segmentation_policy import (
@@ -187,3 +189,51 @@ def test_flows_exceptions_and_defaults_decide(tmp_path: Path) -> None:
     assert [e.name for e in policy.expired_exceptions(TODAY)] == ["vendor before"]
     later = Evaluator(policy, dt.date(2027, 1, 1)).decide
     assert not later("10.20.1.5", "192.0.2.10", "tcp", 22).allowed
+
+
+_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-70000, 70000) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner),
+    max_leaves=20,
+)
+_zone_keys = st.sampled_from(["name", "cidrs", "iomt", "internet", "egress", "criticality"])
+_flow_keys = st.sampled_from(["name", "from", "to", "protocol", "ports", "expires"])
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    zones=st.lists(st.dictionaries(_zone_keys, _values, max_size=6), max_size=3),
+    flows=st.lists(st.dictionaries(_flow_keys, _values, max_size=6), max_size=3),
+    top=st.dictionaries(st.sampled_from(["default", "version", "name"]), _values, max_size=2),
+)
+def test_a_malformed_policy_is_a_config_error(
+    tmp_path_factory: pytest.TempPathFactory,
+    zones: list[dict[str, Any]],
+    flows: list[dict[str, Any]],
+    top: dict[str, Any],
+) -> None:
+    """Whatever the YAML holds, loading gives a policy or a ConfigError naming the file."""
+    path = tmp_path_factory.mktemp("fuzz") / "policy.yaml"
+    path.write_text(yaml.safe_dump({**top, "zones": zones, "flows": flows}), encoding="utf-8")
+    try:
+        policy = SegmentationPolicy.load(path)
+    except ConfigError as exc:
+        assert str(path) in str(exc)
+        return
+    Evaluator(policy, TODAY).decide("10.0.0.1", "2001:db8::1", "tcp", 443)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    src=st.ip_addresses().map(str) | st.text(max_size=12),
+    dst=st.ip_addresses().map(str) | st.text(max_size=12),
+    protocol=st.sampled_from(["tcp", "udp", "icmp", "sctp", "unknown"]),
+    port=st.none() | st.integers(0, 70000),
+)
+def test_any_observed_tuple_is_decided(src: str, dst: str, protocol: str, port: int | None) -> None:
+    """Odd addresses, protocols and ports are decided (a violation at worst), never crash."""
+    verdict = EXAMPLE_EVALUATOR.decide(src, dst, protocol, port)
+    assert verdict.allowed in (True, False) and verdict.reason
+
+
+EXAMPLE_EVALUATOR = Evaluator(SegmentationPolicy.load(EXAMPLE_POLICY), TODAY)

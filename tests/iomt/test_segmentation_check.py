@@ -34,7 +34,7 @@ runner = CliRunner(env={"COLUMNS": "250"})
 
 @pytest.fixture
 def flows(store: Store) -> Store:
-    ingest(store, ZeekConnector(), [DATA / "conn.log"])
+    ingest(store, ZeekConnector(), [DATA / "conn.log", DATA / "conn.json"])
     ingest(store, SuricataConnector(), [DATA / "eve.json"])
     return store
 
@@ -45,17 +45,19 @@ def tuples(store: Store, today: dt.date = TODAY) -> dict[tuple[str, str, str, in
 
 
 def test_allowed_flows_pass_and_violations_are_found(flows: Store) -> None:
-    """Pump to pump server on 443/tcp, DNS to the resolvers, workstation browsing and the
-    vendor exception pass; SSH to a workstation, the internet, ICMP and RDP do not."""
+    """Pump to pump server on 443/tcp, DNS to the resolvers, a monitor to its central
+    station (any protocol), workstation browsing and the vendor exception pass; SSH to a
+    workstation, the internet, ICMP, RDP and a monitor's SNMP to the EHR do not."""
     result = check(flows, SegmentationPolicy.load(EXAMPLE_POLICY), today=TODAY)
-    assert result.events == 10
-    assert result.flows == 8
+    assert result.events == 12
+    assert result.flows == 10
     found = {(v.src_ip, v.dst_ip, v.protocol, v.port): v.rule_id for v in result.violations}
     assert found == {
         ("10.20.1.5", "10.40.0.7", "tcp", 22): RULE_NOT_ALLOWED,
         ("10.20.1.6", "93.184.216.34", "tcp", 443): RULE_IOMT_INTERNET,
         ("10.20.1.5", "10.30.0.10", "icmp", None): RULE_NOT_ALLOWED,
         ("10.20.1.7", "10.40.0.8", "tcp", 3389): RULE_NOT_ALLOWED,
+        ("10.21.0.9", "10.31.0.5", "udp", 161): RULE_NOT_ALLOWED,  # from Zeek JSON
     }
     ssh = next(v for v in result.violations if v.port == 22)
     assert (ssh.src_zone, ssh.dst_zone, ssh.events) == (
@@ -83,7 +85,7 @@ def test_an_expired_exception_is_ignored(flows: Store) -> None:
 def test_alerts_carry_the_evidence_and_mappings(flows: Store) -> None:
     policy = SegmentationPolicy.load(EXAMPLE_POLICY)
     made = alerts(check(flows, policy, today=TODAY), policy)
-    assert len(made) == 4
+    assert len(made) == 5
     found = {(a.rule_id, a.host, "tcp/22" in a.explanation): a for a in made}
     internet = found[(RULE_IOMT_INTERNET, "10.20.1.6", False)]
     assert internet.severity == "critical"
@@ -104,7 +106,7 @@ def test_alerts_carry_the_evidence_and_mappings(flows: Store) -> None:
 def test_alerts_are_written_once(flows: Store) -> None:
     """A second check adds no alert; the alerts stay those of the first."""
     first = run_check(flows, EXAMPLE_POLICY, today=TODAY)
-    assert first.new_alerts == 4
+    assert first.new_alerts == 5
     second = run_check(flows, EXAMPLE_POLICY, today=TODAY)
     assert second.new_alerts == 0
     rows = flows.query(
@@ -114,6 +116,7 @@ def test_alerts_are_written_once(flows: Store) -> None:
     assert rows == [
         (RULE_NOT_ALLOWED, "10.20.1.5", 2),
         (RULE_NOT_ALLOWED, "10.20.1.7", 1),
+        (RULE_NOT_ALLOWED, "10.21.0.9", 1),
         (RULE_IOMT_INTERNET, "10.20.1.6", 1),
     ]
 
@@ -121,7 +124,8 @@ def test_alerts_are_written_once(flows: Store) -> None:
 def test_since_limits_the_connections(flows: Store) -> None:
     policy = SegmentationPolicy.load(EXAMPLE_POLICY)
     late = check(flows, policy, today=TODAY, since=dt.datetime(2025, 11, 28, 9, 0))
-    assert late.events == 1 and [v.port for v in late.violations] == [3389]
+    assert late.events == 2
+    assert sorted(v.port or 0 for v in late.violations) == [161, 3389]
 
 
 def test_no_network_telemetry_costs_one_query(store: Store) -> None:
@@ -138,8 +142,8 @@ def test_detect_checks_the_policy_saved_in_the_store(flows: Store) -> None:
     (flows.path / POLICY_FILE).write_bytes(EXAMPLE_POLICY.read_bytes())
     run = detect(flows)
     # Today's date decides the exceptions; the vendor's is in force until mid-2027, so
-    # at least the four violations of the fixture remain whatever the test day.
-    assert run.alerts.by_detector["segmentation"] >= 4
+    # at least the five alerts of the fixture remain whatever the test day.
+    assert run.alerts.by_detector["segmentation"] >= 5
     again = detect(flows)
     assert again.alerts.by_detector["segmentation"] == 0
 
@@ -177,6 +181,7 @@ def test_cli_check_exits_1_and_saves_the_policy(flows: Store, tmp_path: Path) ->
         ("10.20.1.6", 443),
         ("10.20.1.5", None),
         ("10.20.1.7", 3389),
+        ("10.21.0.9", 161),
     }
     assert (Path(store) / POLICY_FILE).is_file()
     table = runner.invoke(app, ["segmentation", "check", "--store", store, "--today", "2026-11-28"])
@@ -224,7 +229,7 @@ def test_the_report_shows_segmentation_violations(flows: Store) -> None:
     run_check(flows, None, today=TODAY)
     figures = overview(flows)
     assert figures.segmentation is not None
-    assert figures.segmentation.violations == 4
+    assert figures.segmentation.violations == 5
     assert figures.segmentation.policy == "Example General Hospital"
     html = render_report(figures)
     assert "segmentation violations" in html

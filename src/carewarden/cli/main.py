@@ -29,6 +29,7 @@ from carewarden.cli import pdp as pdp_cli
 from carewarden.cli import playbooks as playbooks_cli
 from carewarden.cli import procurement as procurement_cli
 from carewarden.cli import rules as rules_cli
+from carewarden.cli import segmentation as segmentation_cli
 from carewarden.cli import web as web_cli
 from carewarden.cli.cases import CasesConfigOption, WindowOption, render_correlation
 from carewarden.cli.common import (
@@ -68,6 +69,7 @@ app.add_typer(exercise_cli.app, name="exercise")
 app.add_typer(pdp_cli.app, name="pdp")
 app.add_typer(rules_cli.app, name="rules")
 app.add_typer(procurement_cli.app, name="procurement")
+app.add_typer(segmentation_cli.app, name="segmentation")
 app.command("evaluate")(evaluate_command)
 app.command("vulns")(vulns_command)
 app.command("serve")(web_cli.serve_command)

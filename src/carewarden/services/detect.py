@@ -18,6 +18,7 @@ from carewarden.errors import ConfigError
 from carewarden.prepare.case_settings import CaseSettings, load_case_settings
 from carewarden.prepare.correlate import CorrelationSummary, correlate
 from carewarden.services.dr import ReadinessDetector, has_inventory
+from carewarden.services.segmentation import detector_for
 from carewarden.sigma.detector import SigmaDetector
 from carewarden.store import Store
 
@@ -63,7 +64,8 @@ def detect(
     in a case into cases under ``cases`` (default: the shipped ``cases.yaml``). Break-the-glass
     decisions the access decision point queued become alerts and review tasks first. The
     disaster-recovery inventory, where one was imported, is assessed at ``dr_at`` (default
-    now) and its findings become alerts (``services/dr.py``)."""
+    now) and its findings become alerts (``services/dr.py``). With a segmentation policy saved
+    in the store, observed flows are checked too."""
     settings = cases if cases is not None else load_case_settings()
     site_tz = site_timezone(store, site_tz)
     queued = drain(store)
@@ -87,6 +89,11 @@ def detect(
         started = time.perf_counter()
         alerts.merge(run_detectors(store, [ReadinessDetector(dr_at)], context))
         seconds["dr"] = time.perf_counter() - started
+    segmentation = detector_for(store)  # only when a policy is saved in the store
+    if segmentation is not None:
+        started = time.perf_counter()
+        alerts.merge(run_detectors(store, [segmentation], context))
+        seconds["segmentation"] = time.perf_counter() - started
     started = time.perf_counter()
     grouped = correlate(store, settings)
     seconds["cases"] = time.perf_counter() - started

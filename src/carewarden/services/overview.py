@@ -9,6 +9,8 @@ from typing import Any
 from carewarden.services.cases import ALERT_RISK, Preparedness, list_cases, preparedness
 from carewarden.services.dr import DrStatus, dr_status
 from carewarden.services.exercises import ExerciseReadiness, exercise_readiness
+from carewarden.services.segmentation import SegmentationSummary
+from carewarden.services.segmentation import summary as segmentation_summary
 from carewarden.store import SourceFile, Store
 
 
@@ -49,6 +51,7 @@ class Overview:
     preparedness: Preparedness | None = None
     exercises: ExerciseReadiness | None = None  # tabletop exercises per playbook
     dr: DrStatus | None = None  # disaster-recovery readiness; None: no inventory imported
+    segmentation: SegmentationSummary | None = None  # IoMT network segmentation
 
     @property
     def explained_share(self) -> float | None:
@@ -132,4 +135,5 @@ def overview(
         preparedness=preparedness(store, now=now, top=top),
         exercises=exercise_readiness(store, now=now),
         dr=dr_status(store, dr_at or now),
+        segmentation=segmentation_summary(store, top=top),
     )

@@ -399,9 +399,8 @@ class Inventory:
                 d.add(cl.name_evidence("certificate", name, provider))
                 if "." in name or not d.hostnames:
                     d.hostnames[name] += 0  # a name it answers to, never a DHCP name's rival
-            if fields.get("O"):
+            if fields.get("O"):  # often the site's own CA: a clue, never the vendor
                 d.add(cl.name_evidence("certificate", fields["O"], provider))
-                d.stated_vendor = d.stated_vendor or fields["O"]
         self.store.query("DROP TABLE IF EXISTS _tls")
 
     # -- CMDB rows -------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from carewarden.services.assets import ClassCount, inventory_by_class
 from carewarden.services.cases import ALERT_RISK, Preparedness, list_cases, preparedness
 from carewarden.store import SourceFile, Store
 
@@ -45,6 +46,7 @@ class Overview:
     top_alerts: list[dict[str, Any]] = field(default_factory=list)
     explained: dict[str, int] = field(default_factory=dict)  # accesses by explanation
     preparedness: Preparedness | None = None
+    assets_by_class: list[ClassCount] = field(default_factory=list)  # the device inventory
 
     @property
     def explained_share(self) -> float | None:
@@ -119,4 +121,5 @@ def overview(store: Store, *, top: int = 10, now: dt.datetime | None = None) -> 
         top_alerts=alerts,
         explained={str(k): int(v) for k, v in explained.items()},
         preparedness=preparedness(store, now=now, top=top),
+        assets_by_class=inventory_by_class(store),
     )

@@ -439,6 +439,7 @@ class Fleet:
                 logs["conn"].append(self.conn(t, ip, ip_of["pumpsrv01"], PUMP_SERVER_PORT))
             if d.agent:
                 for t, ip in self._times(d, base, 1):
+                    logs["conn"].append(self.conn(t, ip, ip_of["pumpsrv01"], 80, service="http"))
                     logs["http"].append(self._http(t, ip, ip_of["pumpsrv01"], 80,
                                                    f"pumpsrv01.{DOMAIN}", "/druglib/latest",
                                                    d.agent))

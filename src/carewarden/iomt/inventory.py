@@ -17,7 +17,7 @@ dhcp, flow, http and tls) and from ``asset_import`` (CMDB/CSV rows). They become
 4. **CMDB rows** join the device with their MAC, else the one device with their host name,
    else the device that last held their address, else stand alone (``cmdb:<key>``).
 
-Only internal addresses (RFC 1918, 100.64/10, IPv6 ULA by default; ``--internal`` adds
+Only internal addresses (RFC 1918, 100.64/10, IPv6 ULA by default; the site network file adds
 networks) make devices: the internet hosts a device talks to are peers, not assets.
 Each device is then classified (:mod:`carewarden.iomt.classify`) and stored in ``asset``
 with its evidence in ``asset_evidence``.

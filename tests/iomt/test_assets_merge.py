@@ -93,3 +93,39 @@ def test_empty_store_discovers_nothing_quickly(store: Store) -> None:
     """Without telemetry or imports discovery writes an empty inventory."""
     assert rediscover(store) == []
     assert store.query("SELECT count(*) FROM asset_evidence") == [(0,)]
+
+
+def test_suricata_dhcp_flow_http_and_tls(store: Store, tmp_path: Path) -> None:
+    """Suricata EVE gives the same observations: DHCP (client MAC, address, host name),
+    flows, HTTP user agents and TLS subjects."""
+    import orjson
+
+    from carewarden.services.ingest import ingest
+    from carewarden.telemetry.suricata import SuricataConnector
+
+    def eve(t: int, kind: str, **fields: object) -> bytes:
+        base = {"timestamp": f"2026-03-02T0{t}:00:00.000000+0000", "event_type": kind,
+                "proto": "TCP", **fields}
+        return orjson.dumps(base) + b"\n"
+
+    lines = [
+        eve(1, "dhcp", src_ip="10.1.1.2", dest_ip="10.40.0.100", dhcp={
+            "type": "reply", "dhcp_type": "ack", "client_mac": "00:14:22:bb:00:09",
+            "assigned_ip": "10.40.0.100", "hostname": "WS-2W-009"}),
+        eve(2, "http", src_ip="10.40.0.100", dest_ip="10.1.1.40", dest_port=80,
+            http={"hostname": "intranet", "url": "/", "http_user_agent": WIN7}),
+        eve(3, "tls", src_ip="10.40.0.100", dest_ip="10.1.2.30", dest_port=443,
+            tls={"sni": "pacs02.example", "subject": "CN=pacs02.example, O=Example"}),
+        *[eve(4, "flow", src_ip=f"10.50.0.{n}", dest_ip="10.1.2.30", dest_port=104,
+              flow={"state": "closed"}) for n in (10, 11, 12)],
+    ]
+    path = tmp_path / "eve.json"
+    path.write_bytes(b"".join(lines))
+    assert ingest(store, SuricataConnector(), [path]).total("quarantined") == 0
+    assets = {a["identity"]: a for a in rediscover(store)}
+    ws = assets["mac:00:14:22:bb:00:09"]
+    assert ws["class"] == "workstation" and ws["os"] == "Windows 7"
+    assert ws["hostnames"] == ["ws-2w-009"] and ws["ips"] == ["10.40.0.100"]
+    pacs = assets["ip:10.1.2.30"]
+    assert pacs["class"] == "pacs" and "pacs02.example" in pacs["hostnames"]
+    assert assets["ip:10.50.0.10"]["class"] == "imaging_modality"

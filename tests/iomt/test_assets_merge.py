@@ -129,3 +129,12 @@ def test_suricata_dhcp_flow_http_and_tls(store: Store, tmp_path: Path) -> None:
     pacs = assets["ip:10.1.2.30"]
     assert pacs["class"] == "pacs" and "pacs02.example" in pacs["hostnames"]
     assert assets["ip:10.50.0.10"]["class"] == "imaging_modality"
+
+
+def test_rediscovery_keeps_asset_ids(store: Store, tmp_path: Path) -> None:
+    """Asset ids derive from the device's identity: running discovery again (or after more
+    telemetry) keeps them, so references to a device stay valid."""
+    load(store, tmp_path, [dhcp(0, PUMP_A, "10.20.0.100"), conn(60, "10.20.0.100", "10.1.1.9", 80)])
+    first = {a["identity"]: a["asset_id"] for a in rediscover(store)}
+    load(store, tmp_path, [conn(2 * HOUR, "10.20.0.100", "10.1.1.9", 443)], name="later")
+    assert {a["identity"]: a["asset_id"] for a in rediscover(store)} == first

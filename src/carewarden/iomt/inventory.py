@@ -411,13 +411,17 @@ class Inventory:
             "LEFT JOIN source_file s USING (file_id) ORDER BY s.path, line"
         ).to_pylist()
         by_host: dict[str, set[str]] = defaultdict(set)
+        by_ip: dict[str, tuple[dt.datetime, str]] = {}  # address -> its latest holder
         for key, d in self.devices.items():
             for name in d.hostnames:
                 by_host[name.split(".", 1)[0]].add(key)
+            for ip, (_, last) in d.ips.items():
+                if ip not in by_ip or (last, key) > by_ip[ip]:
+                    by_ip[ip] = (last, key)
         for row in rows:
             source = f"import:{(row['path'] or 'cmdb').rsplit('/', 1)[-1]}:{row['line']}"
             self.summary.observations["import"] += 1
-            key = self._import_key(row, by_host)
+            key = self._import_key(row, by_host, by_ip)
             d = self.device(key)
             d.seen("import", None, None)
             if row["mac"]:
@@ -436,7 +440,12 @@ class Inventory:
             d.os = row["os"] or d.os
             d.zone = row["zone"] or row["location"] or d.zone
 
-    def _import_key(self, row: dict[str, Any], by_host: dict[str, set[str]]) -> str:
+    @staticmethod
+    def _import_key(
+        row: dict[str, Any],
+        by_host: dict[str, set[str]],
+        by_ip: dict[str, tuple[dt.datetime, str]],
+    ) -> str:
         if row["mac"]:
             return f"mac:{row['mac']}"
         if row["hostname"]:
@@ -444,12 +453,8 @@ class Inventory:
             if len(found) == 1:
                 return next(iter(found))
         if row["ip"]:
-            holders = [
-                (d.ips[row["ip"]][1], key) for key, d in self.devices.items() if row["ip"] in d.ips
-            ]
-            if holders:
-                return max(holders)[1]
-            return f"ip:{row['ip']}"
+            holder = by_ip.get(row["ip"])
+            return holder[1] if holder else f"ip:{row['ip']}"
         return f"cmdb:{row['serial'] or row['hostname'] or row['record_uid']}"
 
     # -- classification --------------------------------------------------------------------

@@ -255,6 +255,13 @@ def detect(
         console.print(
             f"[bold]{summary.new_alerts:,}[/] new alerts, {summary.total_alerts:,} in all."
         )
+        if result.assets is not None and result.assets.devices:
+            by_class = ", ".join(f"{k} {v:,}" for k, v in result.assets.by_class.most_common())
+            console.print(
+                f"Device inventory: {result.assets.devices:,} devices ({by_class}); "
+                "`carewarden assets list`.",
+                highlight=False,
+            )
         render_correlation(result.cases)
 
 

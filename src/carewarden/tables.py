@@ -299,6 +299,26 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("owner", _S),
             ("notes", _S),
             ("line", pa.int64()),
+    "asset_import": pa.schema(
+        [
+            ("record_uid", _S),
+            ("line", pa.int64()),
+            *(
+                (name, _S)
+                for name in (
+                    "mac",
+                    "ip",
+                    "hostname",
+                    "class",
+                    "class_text",
+                    "vendor",
+                    "model",
+                    "os",
+                    "serial",
+                    "location",
+                    "zone",
+                )
+            ),
         ]
     ),
 }

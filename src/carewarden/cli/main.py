@@ -20,6 +20,7 @@ import typer
 from rich.table import Table
 
 from carewarden import __version__
+from carewarden.cli import assets as assets_cli
 from carewarden.cli import breach as breach_cli
 from carewarden.cli import cases as cases_cli
 from carewarden.cli import dr as dr_cli
@@ -70,6 +71,7 @@ app.add_typer(pdp_cli.app, name="pdp")
 app.add_typer(rules_cli.app, name="rules")
 app.add_typer(procurement_cli.app, name="procurement")
 app.add_typer(segmentation_cli.app, name="segmentation")
+app.add_typer(assets_cli.app, name="assets")
 app.command("evaluate")(evaluate_command)
 app.command("vulns")(vulns_command)
 app.command("serve")(web_cli.serve_command)
@@ -154,10 +156,20 @@ def synth(
     staff: Annotated[int | None, typer.Option(help="Override the workforce size.")] = None,
     patients: Annotated[int | None, typer.Option(help="Override the number of patients.")] = None,
     accesses_per_day: Annotated[int | None, typer.Option(help="Override accesses per day.")] = None,
+    fleet: Annotated[
+        Path | None,
+        typer.Option(
+            "--fleet",
+            help="Also write the connected-device fleet (Zeek logs, SBOMs, advisories, "
+            "site_network.yaml, devices_truth.jsonl) to this folder.",
+        ),
+    ] = None,
     quiet: QuietOption = False,
 ) -> None:
-    """Generate a synthetic hospital (FHIR NDJSON or CSV) with labelled violations."""
+    """Generate a synthetic hospital (FHIR NDJSON or CSV) with labelled violations, and with
+    --fleet its connected devices and their network telemetry."""
     from carewarden.synth import SynthConfig, generate
+    from carewarden.synth.fleet import generate_fleet
 
     if format not in ("fhir", "csv"):
         raise typer.BadParameter("use fhir or csv", param_hint="--format")
@@ -180,6 +192,13 @@ def synth(
             f"{result.violations:,} labelled violations to [bold]{result.out_dir}[/] "
             f"(labels: {result.labels_path})"
         )
+    if fleet is not None:
+        devices = generate_fleet(fleet, config)
+        if not quiet:
+            console.print(
+                f"Wrote {devices.devices:,} devices' telemetry, SBOMs and advisories to "
+                f"[bold]{devices.out_dir}[/] (truth: {devices.truth_path})"
+            )
 
 
 @app.command()
@@ -244,6 +263,13 @@ def detect(
         console.print(
             f"[bold]{summary.new_alerts:,}[/] new alerts, {summary.total_alerts:,} in all."
         )
+        if result.assets is not None and result.assets.devices:
+            by_class = ", ".join(f"{k} {v:,}" for k, v in result.assets.by_class.most_common())
+            console.print(
+                f"Device inventory: {result.assets.devices:,} devices ({by_class}); "
+                "`carewarden assets list`.",
+                highlight=False,
+            )
         render_correlation(result.cases)
 
 
@@ -527,6 +553,13 @@ def demo(
         by_rule.add_row("(none)", "", "", "0")
     console.print(by_rule)
     render_explained(result.detect.explained)
+    if figures.assets_by_class:
+        inventory = Table(title="devices by class", show_edge=False)
+        for column in ("class", "devices", "mean confidence"):
+            inventory.add_column(column, justify="left" if column == "class" else "right")
+        for c in figures.assets_by_class:
+            inventory.add_row(c.cls, f"{c.devices:,}", f"{c.mean_confidence:.2f}")
+        console.print(inventory)
     users = Table(title="privacy cases: top users by risk", show_edge=False)
     for column in ("case", "user", "risk", "alerts", "patients", "days", "rules"):
         users.add_column(column, justify="left" if column in ("case", "user", "rules") else "right")

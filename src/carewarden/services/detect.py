@@ -1,5 +1,6 @@
 """`carewarden detect`: explain every access, run every detection over the store, check
-disaster-recovery readiness, then group the new alerts into cases."""
+disaster-recovery readiness and network segmentation, rebuild the device inventory, then
+group the new alerts into cases."""
 
 from __future__ import annotations
 
@@ -15,10 +16,12 @@ from carewarden.detect.engine import DetectContext, DetectSummary, builtin_detec
 from carewarden.detect.explain import ExplainSummary, explain_accesses
 from carewarden.detect.policy import PrivacyPolicy
 from carewarden.errors import ConfigError
+from carewarden.iomt.inventory import DiscoverySummary
 from carewarden.prepare.case_settings import CaseSettings, load_case_settings
 from carewarden.prepare.correlate import CorrelationSummary, correlate
 from carewarden.services.dr import ReadinessDetector, has_inventory
 from carewarden.services.segmentation import detector_for
+from carewarden.services.assets import run_discovery
 from carewarden.sigma.detector import SigmaDetector
 from carewarden.store import Store
 
@@ -30,6 +33,7 @@ class DetectionRun:
     cases: CorrelationSummary
     seconds: dict[str, float] = field(default_factory=dict)  # wall time of each phase
     break_glass: int = 0  # break-the-glass decisions of the access PDP turned into alerts
+    assets: DiscoverySummary | None = None  # the device inventory, rebuilt
 
 
 def site_timezone(store: Store, requested: str | None) -> str:
@@ -95,6 +99,9 @@ def detect(
         alerts.merge(run_detectors(store, [segmentation], context))
         seconds["segmentation"] = time.perf_counter() - started
     started = time.perf_counter()
+    inventory = run_discovery(store)
+    seconds["assets"] = time.perf_counter() - started
+    started = time.perf_counter()
     grouped = correlate(store, settings)
     seconds["cases"] = time.perf_counter() - started
-    return DetectionRun(explained, alerts, grouped, seconds, queued)
+    return DetectionRun(explained, alerts, grouped, seconds, queued, inventory)

@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from carewarden.services.assets import ClassCount, inventory_by_class
 from carewarden.services.cases import ALERT_RISK, Preparedness, list_cases, preparedness
 from carewarden.services.dr import DrStatus, dr_status
 from carewarden.services.exercises import ExerciseReadiness, exercise_readiness
@@ -52,6 +53,7 @@ class Overview:
     exercises: ExerciseReadiness | None = None  # tabletop exercises per playbook
     dr: DrStatus | None = None  # disaster-recovery readiness; None: no inventory imported
     segmentation: SegmentationSummary | None = None  # IoMT network segmentation
+    assets_by_class: list[ClassCount] = field(default_factory=list)  # the device inventory
 
     @property
     def explained_share(self) -> float | None:
@@ -136,4 +138,5 @@ def overview(
         exercises=exercise_readiness(store, now=now),
         dr=dr_status(store, dr_at or now),
         segmentation=segmentation_summary(store, top=top),
+        assets_by_class=inventory_by_class(store),
     )

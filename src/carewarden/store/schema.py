@@ -680,6 +680,58 @@ MIGRATIONS += (
 
 MIGRATIONS += (
     Migration(
+        13,
+        "IoMT asset inventory: devices, their evidence, CMDB import rows",
+        """
+        CREATE TABLE asset (
+            asset_id      VARCHAR PRIMARY KEY,  -- 'A-' + hash of identity: stable on rediscovery
+            identity      VARCHAR NOT NULL,     -- mac:<mac>, ip:<address> or cmdb:<key>
+            class         VARCHAR NOT NULL,     -- infusion_pump … printer, unknown
+            confidence    DOUBLE NOT NULL,      -- 0-1 (iomt/classify.py)
+            vendor        VARCHAR,
+            model         VARCHAR,
+            os            VARCHAR,
+            os_unsupported BOOLEAN,
+            macs          VARCHAR[],
+            ips           VARCHAR[],
+            hostnames     VARCHAR[],
+            first_seen    TIMESTAMP,
+            last_seen     TIMESTAMP,
+            subnet        VARCHAR,              -- of the last address seen (/24, /64)
+            zone          VARCHAR,              -- as a CMDB import states it
+            protocols     VARCHAR[],            -- e.g. 'serves DICOM/104', 'uses HL7 v2 MLLP/2575'
+            sources       VARCHAR[],            -- zeek/dhcp, zeek/conn, import …
+            discovered_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE asset_evidence (
+            asset_id      VARCHAR NOT NULL,
+            source        VARCHAR NOT NULL,
+            observation   VARCHAR NOT NULL,
+            class         VARCHAR,              -- the class it supports, if any
+            weight        DOUBLE NOT NULL
+        );
+        CREATE TABLE asset_import (
+            record_uid    VARCHAR PRIMARY KEY,  -- hash of the mapped values
+            line          BIGINT,
+            mac           VARCHAR,
+            ip            VARCHAR,
+            hostname      VARCHAR,
+            class         VARCHAR,              -- the class the row states, as a class name
+            class_text    VARCHAR,              -- the row's own words for it
+            vendor        VARCHAR,
+            model         VARCHAR,
+            os            VARCHAR,
+            serial        VARCHAR,
+            location      VARCHAR,
+            zone          VARCHAR,
+            file_id       VARCHAR
+        );
+        """,
+    ),
+)
+
+MIGRATIONS += (
+    Migration(
         15,
         "procurement: MDS2 forms evaluated against a baseline",
         """
@@ -734,5 +786,7 @@ DATA_TABLES: tuple[str, ...] = (
     "dr_backup_set",
     "exercise_run",
     "mds2_evaluation",
+    "asset",
+    "asset_import",
     "quarantine",
 )

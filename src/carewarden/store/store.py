@@ -41,6 +41,7 @@ KEYED_TABLES: dict[str, tuple[str, ...]] = {
     "advisory": ("advisory_id",),
     "vex_document": ("doc_id",),
     "dr_snapshot": ("snapshot_id",),
+    "asset_import": ("record_uid",),
 }
 # Keyed tables whose rows carry a version time: a stored row is replaced only by a row at
 # least as new (an advisory re-published later wins, an older copy ingested after is skipped).

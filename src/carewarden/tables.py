@@ -299,6 +299,8 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("owner", _S),
             ("notes", _S),
             ("line", pa.int64()),
+        ]
+    ),
     "asset_import": pa.schema(
         [
             ("record_uid", _S),

@@ -411,7 +411,9 @@ _SUDO = re.compile(
 )
 _SU_FAIL = re.compile(r"FAILED (?:SU|su) (?:\(to (\S+)\) (\S+)|for (\S+) by (\S+))")
 _SU_OK = re.compile(r"(?:Successful su for (\S+) by (\S+)|\(to (\S+)\) (\S+) on )")
-_LOGIN_FAIL = re.compile(r"FAILED LOGIN \(?\d+\)? (?:ON (\S+) )?FROM (\S+) FOR (\S+)")
+_LOGIN_FAIL = re.compile(
+    r"FAILED LOGIN \(?\d+\)? (?:[Oo][Nn] (\S+) )?FROM (\S+) FOR ([^\s,]+)"
+)
 _LOGIN_OK = re.compile(r"(?:ROOT LOGIN ON (\S+)|LOGIN ON (\S+) BY (\S+))")
 AUTH_APPS = frozenset({"sshd", "sudo", "su", "login"})
 _BACKGROUND = frozenset({"cron", "crond", "systemd-user", "atd"})  # PAM sessions of no logon

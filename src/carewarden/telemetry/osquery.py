@@ -261,6 +261,8 @@ class OsqueryConnector:
             except NotOsquery as exc:
                 yield Rejected(number, None, str(exc), preview(raw))
                 continue
+            if not built:
+                self.ignored["osquery results with no rows"] += 1
             for one in built:
                 if isinstance(one, str):
                     yield Rejected(number, None, one, preview(raw))

@@ -126,7 +126,7 @@ def structured_data(text: str) -> tuple[dict[str, dict[str, str]], str]:
     return out, text[i:]
 
 
-_CEF_KEY = re.compile(r"(?:^|(?<= ))([A-Za-z0-9_.\[\]-]{1,64})=")
+_CEF_KEY = re.compile(r"[A-Za-z0-9_.\[\]-]{1,64}").fullmatch
 _CEF_VALUE_ESCAPE = re.compile(r"\\(.)")
 _CEF_ESCAPES = {"n": "\n", "r": "\r", "t": "\t"}
 
@@ -146,6 +146,10 @@ def cef(text: str) -> dict[str, Any]:
     fields: list[str] = []
     current: list[str] = []
     i, n = 4, len(text)
+    parts = text.split("|", 7)
+    if len(parts) == 8 and "\\" not in text[: n - len(parts[7])]:  # no escape in the header
+        fields, i = parts[1:7], n - len(parts[7])
+        fields.insert(0, parts[0][4:])
     while i < n and len(fields) < 7:
         char = text[i]
         if char == "\\" and i + 1 < n and text[i + 1] in "|\\":
@@ -160,17 +164,21 @@ def cef(text: str) -> dict[str, Any]:
         i += 1
     if len(fields) < 7:
         raise NotSyslog(f"CEF header has {len(fields) + 1} of its 8 fields")
-    extension = text[i:]
     pairs: dict[str, str] = {}
-    keys = list(_CEF_KEY.finditer(extension))
-    if extension.strip() and (not keys or extension[: keys[0].start()].strip()):
-        raise NotSyslog("CEF extension is not key=value pairs")
-    for number, match in enumerate(keys):
-        end = keys[number + 1].start() if number + 1 < len(keys) else len(extension)
-        value = extension[match.end() : end]
-        if value.endswith(" "):
-            value = value[:-1]
-        pairs[match.group(1)] = _unescape_value(value.rstrip("\r\n"))
+    key: str | None = None
+    value: list[str] = []
+    for token in text[i:].rstrip(" \r\n").split(" "):
+        eq = token.find("=")
+        if eq > 0 and _CEF_KEY(token, 0, eq):  # a key (its characters exclude the backslash)
+            if key is not None:
+                pairs[key] = _unescape_value(" ".join(value))
+            key, value = token[:eq], [token[eq + 1 :]]
+        elif key is not None:
+            value.append(token)
+        elif token.strip():
+            raise NotSyslog("CEF extension is not key=value pairs")
+    if key is not None:
+        pairs[key] = _unescape_value(" ".join(value))
     version, vendor, product, device_version, signature, name, severity = fields
     return {
         "version": version,
@@ -201,15 +209,34 @@ class Clock:
 
     def __init__(self, zone: ZoneInfo, reference: dt.datetime) -> None:
         self.zone = zone
+        self.utc = zone.key in ("UTC", "Etc/UTC", "Etc/GMT", "GMT")
         # the reference as local wall time, one day of slack for clocks and late writes
         local = reference.replace(tzinfo=dt.UTC).astimezone(zone).replace(tzinfo=None)
         self.latest = local + dt.timedelta(days=1)
+        self._offsets: dict[dt.datetime, dt.timedelta] = {}
+        self._last: tuple[str, dt.datetime] = ("", dt.datetime.min)
 
     def local(self, when: dt.datetime) -> dt.datetime:
-        return when.replace(tzinfo=self.zone).astimezone(dt.UTC).replace(tzinfo=None)
+        """A wall time of the site as UTC (the offset looked up once per hour of wall time:
+        zone changes happen on the hour)."""
+        if self.utc:
+            return when
+        hour = when.replace(minute=0, second=0, microsecond=0)
+        offset = self._offsets.get(hour)
+        if offset is None:
+            if len(self._offsets) > 10_000:
+                self._offsets.clear()
+            offset = hour.replace(tzinfo=self.zone).utcoffset() or dt.timedelta(0)
+            self._offsets[hour] = offset
+        return when - offset
 
     def bsd(self, match: re.Match[str]) -> dt.datetime:
-        return self.local(self.wall(match))
+        text = match.group(0)
+        if text == self._last[0]:  # lines of one second share their stamp
+            return self._last[1]
+        when = self.local(self.wall(match))
+        self._last = (text, when)
+        return when
 
     def wall(self, match: re.Match[str]) -> dt.datetime:
         """The wall time of a BSD time match (groups: month, day, year or None, h, m, s,

@@ -84,46 +84,30 @@ class NotSyslog(ValueError):
 # -- structured parts ----------------------------------------------------------------------
 
 
+_SD_ELEMENT = re.compile(r'\[([^\s\]="]{1,32})((?: [^\s\]="]{1,32}="(?:[^"\\]|\\.)*")*)\]')
+_SD_PARAM = re.compile(r' ([^\s\]="]{1,32})="((?:[^"\\]|\\.)*)"')
+_SD_ESCAPE = re.compile(r'\\(["\\\]])')
+
+
 def structured_data(text: str) -> tuple[dict[str, dict[str, str]], str]:
     """RFC 5424 STRUCTURED-DATA at the start of ``text`` (``-`` or ``[id k="v"…]…``) and what
     follows it. Param values unescape ``\\"``, ``\\\\`` and ``\\]``."""
     if text.startswith("-"):
         return {}, text[1:]
     out: dict[str, dict[str, str]] = {}
-    i, n = 0, len(text)
-    while i < n and text[i] == "[":
-        end_id = i + 1
-        while end_id < n and text[end_id] not in " ]":
-            end_id += 1
-        sd_id = text[i + 1 : end_id]
-        if not sd_id or end_id >= n:
-            raise NotSyslog("bad RFC 5424 structured data: no element id")
-        params: dict[str, str] = {}
-        i = end_id
-        while i < n and text[i] == " ":
-            i += 1
-            eq = text.find('="', i)
-            if eq < 0:
-                raise NotSyslog(f"bad RFC 5424 structured data in [{sd_id}]")
-            name = text[i:eq]
-            i = eq + 2
-            value: list[str] = []
-            while i < n and text[i] != '"':
-                if text[i] == "\\" and i + 1 < n and text[i + 1] in '"\\]':
-                    i += 1
-                value.append(text[i])
-                i += 1
-            if i >= n:
-                raise NotSyslog(f"bad RFC 5424 structured data: unterminated value in [{sd_id}]")
-            params[name] = "".join(value)
-            i += 1
-        if i >= n or text[i] != "]":
-            raise NotSyslog(f"bad RFC 5424 structured data: [{sd_id}] is not closed")
-        out.setdefault(sd_id, {}).update(params)
-        i += 1
+    position = 0
+    while position < len(text) and text[position] == "[":
+        element = _SD_ELEMENT.match(text, position)
+        if element is None:
+            raise NotSyslog("bad RFC 5424 structured data: not [id name=\"value\"…]")
+        params = out.setdefault(element.group(1), {})
+        for param in _SD_PARAM.finditer(element.group(2)):
+            value = param.group(2)
+            params[param.group(1)] = _SD_ESCAPE.sub(r"\1", value) if "\\" in value else value
+        position = element.end()
     if not out:
         raise NotSyslog("bad RFC 5424 structured data: neither - nor [")
-    return out, text[i:]
+    return out, text[position:]
 
 
 _CEF_KEY = re.compile(r"[A-Za-z0-9_.\[\]-]{1,64}").fullmatch
@@ -271,6 +255,14 @@ def _dated(year: int, parts: tuple[int, int, int, int, int, int]) -> dt.datetime
 
 def _iso(text: str, clock: Clock) -> dt.datetime:
     """An ISO time; one without an offset is local time of the site."""
+    try:
+        parsed = dt.datetime.fromisoformat(text)
+    except ValueError:
+        parsed = None
+    if parsed is not None:  # the common case, without the lenient fix-ups
+        if parsed.tzinfo is None:
+            return clock.local(parsed)
+        return parsed.astimezone(dt.UTC).replace(tzinfo=None)
     try:
         parsed = iso_time(text)
     except ValueError as exc:

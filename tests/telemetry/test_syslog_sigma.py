@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from carewarden.cli.main import app
 from carewarden.sigma.testing import compile_yaml, fired
+from carewarden.telemetry import osquery
 from carewarden.telemetry.syslog import Clock, SyslogConnector, flat_fields, parse, to_row
 from carewarden.telemetry.winevent import WinEvent
 
@@ -133,3 +134,27 @@ def test_linux_routing_by_service_and_facility() -> None:
         "detection:\n  k: ['authentication failure']\n  condition: k\n"
     )
     assert fired(windows, events) == (set(), set())
+
+
+def test_network_connection_reads_osquery_socket_events() -> None:
+    """Sigma's DestinationIp/DestinationPort/Image are osquery's remote_address, remote_port
+    and path; the same columns in another table (process_open_sockets) are not routed."""
+    def sock(name: str, port: str) -> WinEvent:
+        doc = {"name": name, "action": "added",
+               "columns": {"path": "/usr/bin/nc", "remote_address": "203.0.113.9",
+                           "remote_port": port, "action": "connect"}}  # fmt: skip
+        fields = osquery.flat_fields(doc)
+        return WinEvent(fields, dt.datetime(2026, 3, 3), "h", "osquery", None, None)
+
+    events = [
+        sock("pack_ir_socket_events", "4444"),
+        sock("pack_ir_socket_events", "443"),
+        sock("pack_ir_process_open_sockets", "4444"),
+    ]
+    rule = compile_yaml(
+        LINUX_HEAD + "logsource: {product: linux, category: network_connection}\n"
+        "detection:\n  s:\n    Image|endswith: '/nc'\n    DestinationPort: 4444\n"
+        "  condition: s\n"
+    )
+    assert rule.ok, rule.error
+    assert fired(rule, events) == ({0}, {0})

@@ -256,6 +256,8 @@ def test_forced_format_reads_its_own() -> None:
     assert parse("<13>1 2025-01-01T00:00:00Z h a - - - m", clock, "5424").format == "5424"
     assert parse("Jan  1 00:00:00 h a: m", clock, "3164").time == dt.datetime(2025, 1, 1)
     assert parse("<13>Jan  1 00:00:00 h CEF:0|a|b|c|d|e|5|", clock, "cef").format == "3164+cef"
+    hostless = parse("<13>Jan  1 00:00:00 CEF:0|Ven dor|b|c|d|e|5|", clock, "cef").doc
+    assert "host" not in hostless and hostless["cef"]["vendor"] == "Ven dor"
     # rsyslog's high-precision file format: an ISO time in place of the BSD one
     iso = parse("2025-01-01T01:00:00.5+01:00 h a[3]: m", clock, "3164")
     assert iso.time == dt.datetime(2025, 1, 1, 0, 0, 0, 500000) and iso.doc["pid"] == "3"

@@ -307,7 +307,7 @@ def _bsd(body: str, doc: dict[str, Any], clock: Clock) -> dt.datetime:
         rest = body[iso.end() :]
     # the host, unless the next word is already the tag (``su: …``) or CEF
     host, space, after = rest.partition(" ")
-    if space and host and not host.endswith(":") and "[" not in host and host != "CEF:0":
+    if space and host and not host.endswith(":") and "[" not in host and "|" not in host:
         doc["host"] = host
         rest = after
     _tagged(doc, rest)

@@ -50,8 +50,8 @@ RFC5424 = (
     '<165>1 2025-01-01T10:00:00.123456+01:00 pacs01.hospital.example dcm4chee 4711 AUDIT '
     '[origin@32473 ip="10.1.5.5" software="dcm\\"chee\\]"][meta sequenceId="7"] '
     "\ufeffStudy exported to USB\n"
-    "<38>1 2025-01-01T09:30:00Z ehr-app01 sshd 900 - - Accepted password for carol from "
-    "10.1.2.9 port 60000 ssh2\n"
+    "<38>1 2025-01-01T09:30:00Z ehr-app01 sshd-session 900 - - Accepted password for carol "
+    "from 10.1.2.9 port 60000 ssh2\n"
     "<13>1 2025-01-01T09:31:00Z host app - - [broken sd\n"
     "<13>1 - host app - - - no timestamp\n"
     "<999>1 2025-01-01T09:32:00Z host app - - - PRI too large\n"
@@ -158,7 +158,7 @@ def test_rfc5424_structured_data_and_bom(store: Store, tmp_path: Path) -> None:
     }
     assert raw["msg"] == "Study exported to USB"  # the BOM is dropped
     assert (raw["facility"], raw["severity"], raw["msgid"]) == ("local4", "notice", "AUDIT")
-    ssh = rows["sshd"]
+    ssh = rows["sshd-session"]  # OpenSSH 9.8+ names its per-connection process so
     assert (ssh["class_uid"], ssh["user_name"], ssh["src_ip"], ssh["status"]) == (
         3002, "carol", "10.1.2.9", "success"
     )  # fmt: skip

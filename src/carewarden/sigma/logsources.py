@@ -172,7 +172,7 @@ NOT_WINDOWS = frozenset({SYSLOG, "cef", OSQUERY})
 # Linux service -> the syslog programs (``app``) that write it; None: every syslog line.
 LINUX_SERVICES: dict[str, frozenset[str] | None] = {
     "syslog": None,
-    "sshd": frozenset({"sshd"}),
+    "sshd": frozenset({"sshd", "sshd-session", "sshd-auth"}),  # OpenSSH 9.8+ splits sshd
     "cron": frozenset({"cron", "CRON", "crond", "crontab"}),
     "sudo": frozenset({"sudo"}),
     "su": frozenset({"su"}),

@@ -434,7 +434,7 @@ _LOGIN_FAIL = re.compile(
     r"FAILED LOGIN \(?\d+\)? (?:[Oo][Nn] (\S+) )?FROM (\S+) FOR ([^\s,]+)"
 )
 _LOGIN_OK = re.compile(r"(?:ROOT LOGIN ON (\S+)|LOGIN ON (\S+) BY (\S+))")
-AUTH_APPS = frozenset({"sshd", "sudo", "su", "login"})
+AUTH_APPS = frozenset({"sshd", "sudo", "su", "login"})  # and sshd-session, sshd-auth (OpenSSH 9.8+)
 _BACKGROUND = frozenset({"cron", "crond", "systemd-user", "atd"})  # PAM sessions of no logon
 
 
@@ -562,7 +562,8 @@ def to_row(record: Record, line: str) -> dict[str, object]:
         host = header["extension"].get("dvchost") or doc.get("host")
     else:
         app = str(doc.get("app") or "")
-        auth = _auth(app, str(doc.get("msg", ""))) if app in AUTH_APPS or "pam_" in line else None
+        wanted = app in AUTH_APPS or app.startswith("sshd-") or "pam_" in line
+        auth = _auth(app, str(doc.get("msg", ""))) if wanted else None
         ocsf = AUTHENTICATION if auth else BASE
         columns = auth or {}
         columns.setdefault("process_name", app or None)

@@ -290,3 +290,38 @@ def test_cli_ingest_syslog_uses_format_and_zone(tmp_path: Path) -> None:
     with Store.open(Path(store)) as opened:
         first = opened.query("SELECT min(time) FROM security_event WHERE channel = 'syslog'")
     assert first[0][0] == dt.datetime(2024, 12, 31, 22, 58, 1)
+
+
+AUDIT_LOG = (
+    "type=USER_AUTH msg=audit(1735722000.250:900): pid=3100 uid=0 auid=4294967295 ses=4294967295"
+    " msg='op=PAM:authentication grantors=? acct=\"bob\" exe=\"/usr/sbin/sshd\" "
+    "hostname=203.0.113.50 addr=203.0.113.50 terminal=ssh res=failed'\n"
+    "type=USER_LOGIN msg=audit(1735722001.000:901): pid=3101 uid=0 auid=1000 ses=7 "
+    "msg='op=login id=1000 exe=\"/usr/sbin/sshd\" hostname=? addr=10.1.2.3 terminal=/dev/pts/0 "
+    "res=success'\n"
+    'type=EXECVE msg=audit(1735722002.000:902): argc=2 a0="cat" a1="/etc/shadow"\n'
+    "type=SYSCALL msg=audit(garbage): x=1\n"
+)
+
+
+def test_auditd_records(store: Store, tmp_path: Path) -> None:
+    """audit.log lines: epoch times, USER_AUTH/USER_LOGIN as authentication, every record's
+    key=value fields (also inside msg='…') for Sigma."""
+    from carewarden.telemetry.syslog import flat_fields
+
+    path = _write(tmp_path / "audit.log", AUDIT_LOG)
+    summary = ingest(store, SyslogConnector(), [path])
+    assert [r.line for f in summary.files for r in f.first_rejects] == [4]
+    rows = _rows(store)
+    assert [(r["class_uid"], r["status"], r["user_name"], r["src_ip"]) for r in rows] == [
+        (3002, "failure", "bob", "203.0.113.50"),
+        (3002, "success", "1000", "10.1.2.3"),
+        (0, None, None, None),
+    ]
+    assert rows[0]["time"] == dt.datetime(2025, 1, 1, 9, 0, 0, 250000)
+    assert rows[0]["logon_type"] == "PAM:authentication" and rows[0]["provider"] == "auditd"
+    fields = flat_fields(orjson.loads(str(rows[2]["raw"])))
+    assert (fields["type"], fields["a0"], fields["a1"], fields["argc"]) == (
+        "EXECVE", "cat", "/etc/shadow", "2"
+    )  # fmt: skip
+    assert flat_fields(orjson.loads(str(rows[0]["raw"])))["exe"] == "/usr/sbin/sshd"

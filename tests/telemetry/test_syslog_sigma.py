@@ -28,7 +28,19 @@ RULES = {
     "ddb26b76-4447-4807-871f-1b035b2bfa5d": (
         "file_event/file_event_lnx_persistence_sudoers_files.yml"
     ),
+    "9a0d8ca0-2385-4020-b6c6-cb6153ca56f3": "auditd/execve/lnx_auditd_user_discovery.yml",
+    "f4d3748a-65d1-4806-bd23-e25728081d01": "auditd/execve/lnx_auditd_network_sniffing.yml",
 }
+# /var/log/audit/audit.log with node names (the SYSCALL record in the enriched format, \x1d
+# before the interpreted fields)
+AUDIT = (
+    'node=ehr-db01 type=EXECVE msg=audit(1772524900.120:4242): argc=1 a0="whoami"\n'
+    'node=ehr-db01 type=EXECVE msg=audit(1772524901.000:4243): argc=5 a0="tcpdump" a1="-c" '
+    'a2="100" a3="-i" a4="eth0"\n'
+    "node=ehr-db01 type=SYSCALL msg=audit(1772524902.5:4244): arch=c000003e syscall=59 "
+    'success=yes exit=0 ppid=1 pid=2 auid=1000 uid=0 comm="ls" exe="/usr/bin/ls" '
+    'key=(null)\x1dARCH=x86_64 SYSCALL=execve AUID="alice" UID="root"\n'
+)
 SYSLOG = """\
 Mar  3 08:00:01 ehr-db01 sshd[811]: Corrupted MAC on input. [preauth]
 Mar  3 08:00:02 ehr-db01 named[420]: client @0x7f 203.0.113.7#5353 (hospital.example): \
@@ -71,15 +83,16 @@ def test_linux_rules_fire_on_syslog_and_osquery(tmp_path: Path) -> None:
     stamp = dt.datetime(2026, 3, 4, tzinfo=dt.UTC).timestamp()
     os.utime(logs / "syslog", (stamp, stamp))
     (logs / "osqueryd.results.log").write_bytes(b"\n".join(orjson.dumps(d) for d in OSQUERY))
+    (logs / "audit.log").write_text(AUDIT)
     runner = CliRunner()
     for command in (
-        ["ingest", "syslog", str(logs / "syslog")],
+        ["ingest", "syslog", str(logs / "syslog"), str(logs / "audit.log")],
         ["ingest", "osquery", str(logs / "osqueryd.results.log")],
         ["rules", "import", str(rules), "--source", "SigmaHQ"],
     ):
         result = runner.invoke(app, [*command, "--store", store])
         assert result.exit_code == 0, result.output
-    assert "6 compiled" in result.output, result.output
+    assert f"{len(RULES)} compiled" in result.output, result.output
     assert runner.invoke(app, ["detect", "--store", store]).exit_code in (0, 1)
     out = runner.invoke(app, ["alerts", "--format", "jsonl", "--store", store])
     alerts = [orjson.loads(line) for line in out.output.splitlines()]

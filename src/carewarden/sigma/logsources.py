@@ -15,9 +15,10 @@ pins pySigma < 2, so the table lives here, as data.
 Linux rules read the events of the syslog and osquery connectors. A ``service`` is the
 syslog program that writes it (``sshd``, ``cron``…; ``syslog`` is every line, ``auth`` the
 auth and authpriv facilities); a rule with neither category nor service reads every syslog
-line (its keywords search the whole line). ``process_creation``, ``file_event`` and
-``network_connection`` read osquery's evented tables, with Sigma's field names mapped to
-osquery's columns (``Image`` → ``path``, ``CommandLine`` → ``cmdline``…).
+line (its keywords search the whole line); ``auditd`` reads auditd records, whose
+``key=value`` fields rules name (``type``, ``SYSCALL``, ``a0``…). ``process_creation``,
+``file_event`` and ``network_connection`` read osquery's evented tables, with Sigma's field
+names mapped to osquery's columns (``Image`` → ``path``, ``CommandLine`` → ``cmdline``…).
 """
 
 from __future__ import annotations
@@ -180,7 +181,7 @@ LINUX_SERVICES: dict[str, frozenset[str] | None] = {
     "vsftpd": frozenset({"vsftpd"}),
     "guacamole": frozenset({"guacd", "guacamole"}),
     "named": frozenset({"named"}),
-    "auditd": frozenset({"audit", "auditd", "audispd"}),
+    "auditd": frozenset({"audit", "auditd", "audispd", "audisp-syslog"}),
 }
 AUTH_FACILITIES = frozenset({"auth", "authpriv"})
 

@@ -1,6 +1,7 @@
 """Syslog files into ``security_event``: RFC 3164 (BSD, with or without ``<PRI>``, as in
 ``/var/log``), rsyslog's high-precision file format (an ISO time in place of the BSD one),
-RFC 5424 (structured data, BOM) and CEF, bare or behind either syslog header. RFC 6587
+RFC 5424 (structured data, BOM), CEF, bare or behind either syslog header, and auditd
+records (``/var/log/audit/audit.log`` lines, or forwarded through syslog). RFC 6587
 octet-counted frames (``LEN <PRI>…``) are read too, one or several on a line or spanning
 lines. ``.gz`` is read transparently.
 
@@ -9,9 +10,10 @@ in the latest year that does not put it after the file's last change (so a file 
 across New Year has its December lines in the old year and its January lines in the new).
 
 Classes: sshd, PAM, sudo, su and login successes and failures → authentication (3002;
-``status`` success, failure or logoff, the user, source address and method); CEF →
-detection finding (2004) for an IDS, IPS or anti-virus event, network activity (4001) for a
-firewall's allow or deny, else base event (0); every other message → base event (0).
+``status`` success, failure or logoff, the user, source address and method), as are
+auditd's USER_LOGIN, USER_AUTH and USER_ERR records; CEF → detection finding (2004) for an
+IDS, IPS or anti-virus event, network activity (4001) for a firewall's allow or deny, else
+base event (0); every other message → base event (0).
 
 ``raw`` is a JSON object holding the line as read (``line``) and what was parsed from it
 (facility, severity, host, app, pid, msgid, structured data, message, CEF header and
@@ -389,6 +391,21 @@ def parse(text: str, clock: Clock, fmt: Format = "auto") -> Record:
         time = None
     elif fmt == "5424":
         raise NotSyslog("not RFC 5424: no <PRI>")
+    elif text.startswith(("type=", "node=")) and (audit := _AUDIT.match(text)):
+        if fmt != "auto":
+            raise NotSyslog(f"an auditd record where {fmt} was asked for")
+        kind = "audit"
+        if audit.group(1):
+            doc["host"] = audit.group(1)
+        doc["app"] = "auditd"
+        doc["msg"] = text
+        millis = int((audit.group(3) or "0")[:3].ljust(3, "0"))
+        try:
+            time = dt.datetime.fromtimestamp(int(audit.group(2)), dt.UTC).replace(
+                tzinfo=None
+            ) + dt.timedelta(milliseconds=millis)
+        except (OverflowError, OSError, ValueError) as exc:
+            raise NotSyslog(f"bad auditd time: {exc}") from None
     else:
         kind = "3164"
         time = _bsd(text, doc, clock)
@@ -407,6 +424,41 @@ def parse(text: str, clock: Clock, fmt: Format = "auto") -> Record:
         raise NotSyslog("CEF record without a time (no syslog header, rt, end or start)")
     doc["format"] = kind
     return Record(kind, time, doc)
+
+
+# -- auditd --------------------------------------------------------------------------------
+
+# [node=HOST ]type=TYPE msg=audit(EPOCH.MILLIS:SERIAL)
+_AUDIT = re.compile(r"(?:node=(\S+) )?type=\S+ msg=audit\((\d{1,12})(?:\.(\d{1,9}))?:\d+\)")
+_AUDIT_PAIR = re.compile(r"([A-Za-z_][\w-]{0,63})=(\"[^\"]*\"|'[^']*'|[^\s'\"]*)")
+AUDIT_APPS = frozenset({"auditd", "audit", "audispd", "audisp-syslog"})
+_AUDIT_AUTH = frozenset({"USER_LOGIN", "USER_AUTH", "USER_ERR"})
+
+
+def audit_fields(message: str) -> dict[str, str]:
+    """The ``key=value`` fields of an auditd record (quotes removed; the pairs inside
+    ``msg='…'`` of user-space records and the enriched upper-case fields included)."""
+    out: dict[str, str] = {}
+    for key, value in _AUDIT_PAIR.findall(message):
+        if value[:1] in ("'", '"'):
+            value = value[1:-1]
+            if key == "msg" and "=" in value:
+                out.update(audit_fields(value))
+                continue
+        out.setdefault(key, value)
+    return out
+
+
+def _audit_auth(message: str) -> dict[str, str | None] | None:
+    """A user login or authentication record of auditd as authentication columns."""
+    fields = audit_fields(message)
+    if fields.get("type") not in _AUDIT_AUTH:
+        return None
+    status = "success" if fields.get("res") in ("success", "1") else "failure"
+    address = fields.get("addr") or fields.get("hostname")
+    user = fields.get("acct") or fields.get("id")
+    return _cols(status, user, address if address not in ("?", "") else None, None,
+                 fields.get("op"))  # fmt: skip
 
 
 # -- classification ------------------------------------------------------------------------
@@ -562,8 +614,13 @@ def to_row(record: Record, line: str) -> dict[str, object]:
         host = header["extension"].get("dvchost") or doc.get("host")
     else:
         app = str(doc.get("app") or "")
-        wanted = app in AUTH_APPS or app.startswith("sshd-") or "pam_" in line
-        auth = _auth(app, str(doc.get("msg", ""))) if wanted else None
+        message = str(doc.get("msg", ""))
+        if app in AUDIT_APPS and "type=USER_" in message:
+            auth = _audit_auth(message)
+        elif app in AUTH_APPS or app.startswith("sshd-") or "pam_" in line:
+            auth = _auth(app, message)
+        else:
+            auth = None
         ocsf = AUTHENTICATION if auth else BASE
         columns = auth or {}
         columns.setdefault("process_name", app or None)
@@ -737,6 +794,9 @@ def flat_fields(doc: dict[str, Any]) -> dict[str, str]:
             out[key] = value
     if "msg" in out:
         out["message"] = out["msg"]
+        if doc.get("app") in AUDIT_APPS and "type=" in out["msg"]:
+            for key, value in audit_fields(out["msg"]).items():
+                out.setdefault(key, value)
     for sd_id, params in (doc.get("sd") or {}).items():
         if isinstance(params, dict):
             for name, value in params.items():

@@ -15,7 +15,14 @@ from typer.testing import CliRunner
 from carewarden.cli.main import app
 from carewarden.services.ingest import ingest
 from carewarden.store import Store
-from carewarden.telemetry.syslog import Clock, NotSyslog, SyslogConnector, cef, parse
+from carewarden.telemetry.syslog import (
+    Clock,
+    NotSyslog,
+    SyslogConnector,
+    cef,
+    flat_fields,
+    parse,
+)
 
 # /var/log/auth.log of a Debian host, written across New Year (Europe/Paris time).
 AUTH_LOG = (
@@ -307,8 +314,6 @@ AUDIT_LOG = (
 def test_auditd_records(store: Store, tmp_path: Path) -> None:
     """audit.log lines: epoch times, USER_AUTH/USER_LOGIN as authentication, every record's
     key=value fields (also inside msg='…') for Sigma."""
-    from carewarden.telemetry.syslog import flat_fields
-
     path = _write(tmp_path / "audit.log", AUDIT_LOG)
     summary = ingest(store, SyslogConnector(), [path])
     assert [r.line for f in summary.files for r in f.first_rejects] == [4]

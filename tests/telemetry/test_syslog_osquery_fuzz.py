@@ -26,6 +26,7 @@ GOOD = [
     "<134>Jan  1 09:00:00 fw CEF:0|V|Firewall|1|2|deny|3|src=1.2.3.4 act=deny msg=a\\=b c",
     "2025-01-01T01:00:00.5+01:00 h a[3]: pam_unix(sshd:auth): authentication failure; rhost=x",
     "Jan  1 00:06:00 h login[2]: FAILED LOGIN (1) on '/dev/tty1' FROM 10.9.9.9 FOR m, x",
+    "node=h type=USER_AUTH msg=audit(1735722000.250:900): pid=1 msg='op=PAM acct=\"b\" res=failed'",
 ]
 _fragments = st.sampled_from(GOOD).flatmap(
     lambda line: st.integers(0, len(line)).map(lambda n: line[:n])

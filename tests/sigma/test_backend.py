@@ -167,11 +167,13 @@ def test_rules_only_see_their_log_source() -> None:
 def test_unroutable_and_invalid_rules_say_why() -> None:
     """A rule that cannot run has a stated reason, never a silent drop."""
     with pytest.raises(UnroutableError):
-        route_of("linux", "process_creation", None)
-    linux = compile_yaml(
-        HEAD.replace("windows", "linux") + "detection:\n  s:\n    a: b\n  condition: s\n"
+        route_of("macos", "process_creation", None)
+    with pytest.raises(UnroutableError, match="no Linux event source"):
+        route_of("linux", "image_load", None)
+    macos = compile_yaml(
+        HEAD.replace("windows", "macos") + "detection:\n  s:\n    a: b\n  condition: s\n"
     )
-    assert linux.error and "only Windows rules" in linux.error
+    assert macos.error and "only Windows and Linux rules" in macos.error
     bad_re = compile_yaml(rule("  sel:\n    CommandLine|re: '(?!x)y'\n  condition: sel\n"))
     assert bad_re.error and "invalid" in bad_re.error
     placeholder = compile_yaml(rule("  sel:\n    User|expand: '%admins%'\n  condition: sel\n"))

@@ -50,9 +50,9 @@ correlation:
   condition: {gte: 3}
 level: high
 ---
-title: Linux Only
+title: macOS Only
 id: 0a0a0a0a-0000-4000-8000-000000000004
-logsource: {product: linux, category: process_creation}
+logsource: {product: macos, category: process_creation}
 detection:
   sel: {Image: /bin/sh}
   condition: sel
@@ -143,8 +143,8 @@ def test_ingest_import_detect_alerts(tmp_path: Path) -> None:
         app, ["rules", "list", "--failed", "--format", "jsonl", "--store", str(store)]
     )
     reasons = [orjson.loads(line) for line in failed.output.splitlines()]
-    assert [r["title"] for r in reasons] == ["Linux Only"]
-    assert "only Windows rules" in reasons[0]["error"]
+    assert [r["title"] for r in reasons] == ["macOS Only"]
+    assert "only Windows and Linux rules" in reasons[0]["error"]
     assert runner.invoke(app, ["detect", "--store", str(store)]).exit_code in (0, 1)
     out = runner.invoke(app, ["alerts", "--format", "jsonl", "--store", str(store)])
     alerts = {a["rule_id"]: a for a in map(orjson.loads, out.output.splitlines())}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfoNotFoundError
@@ -26,8 +27,11 @@ from carewarden.connectors.base import Connector
 from carewarden.connectors.fhir import FhirConnector
 from carewarden.iomt.connectors import AdvisoryConnector, SbomConnector
 from carewarden.services.ingest import IngestSummary, discover, ingest
+from carewarden.store import Store
 from carewarden.telemetry.evtx import EvtxConnector
+from carewarden.telemetry.osquery import OsqueryConnector
 from carewarden.telemetry.suricata import SuricataConnector
+from carewarden.telemetry.syslog import FORMATS, SyslogConnector
 from carewarden.telemetry.winjson import WinJsonConnector
 from carewarden.telemetry.zeek import ZeekConnector
 
@@ -62,14 +66,23 @@ def expand(patterns: list[str]) -> list[Path]:
 
 
 def run_ingest(
-    connector: Connector, paths: list[Path], store: Path | None, quiet: bool
+    connector: Connector,
+    paths: list[Path],
+    store: Path | None,
+    quiet: bool,
+    configure: Callable[[Store], None] | None = None,
 ) -> IngestSummary:
+    """Ingest with a progress bar; ``configure`` sees the opened store first (e.g. to read
+    a setting the connector needs)."""
     with user_errors():
         total = len(discover(connector, paths))
     with (
         open_store(store) as opened,
         progress_bar(show_progress(quiet), f"ingest {connector.name}", total) as update,
     ):
+        if configure is not None:
+            with user_errors():
+                configure(opened)
 
         def progress(path: Path, done: int, total: int, records: int) -> None:
             update(completed=done, description=f"{path.name}: {records:,} records")
@@ -109,6 +122,8 @@ def render_summary(summary: IngestSummary, quiet: bool) -> None:
     )
     for reason, count in summary.ignored.most_common(5):
         console.print(f"  ignored {count:,}: {reason}")
+    for reason, count in summary.notes.most_common(5):
+        console.print(f"  note {count:,}: {reason}")
 
 
 def finish(summary: IngestSummary, quiet: bool) -> None:
@@ -251,3 +266,59 @@ def ingest_zeek(
     Exit code 1 when a record was quarantined or a file failed.
     """
     finish(run_ingest(ZeekConnector(), expand(paths), store, quiet), quiet)
+
+
+@app.command("syslog")
+def ingest_syslog(
+    paths: GlobPathsArgument,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="auto (detected per line), 3164 (BSD, also without PRI as in /var/log), "
+            "5424 or cef (bare or behind a syslog header).",
+        ),
+    ] = "auto",
+    tz: Annotated[
+        str | None,
+        typer.Option(
+            "--tz",
+            help="Time zone of BSD times, which carry none (IANA name); default: the store's "
+            "site time zone, else UTC.",
+        ),
+    ] = None,
+    store: StoreOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Syslog files: RFC 3164, RFC 5424, CEF, octet-counted frames (/var/log files, rotated
+    and .gz ones too) into security_event.
+
+    A BSD time has no year: it is put in the latest year that is not after the file's last
+    change. Exit code 1 when a line was quarantined or a file failed.
+    """
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"use one of {', '.join(FORMATS)}", param_hint="--format")
+    connector = SyslogConnector(fmt)
+    if tz is not None:
+        try:
+            connector.set_timezone(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise typer.BadParameter(f"unknown time zone {tz!r}", param_hint="--tz") from None
+
+    def site_zone(opened: Store) -> None:
+        if tz is None:
+            connector.set_timezone(opened.setting("site_tz") or "UTC")
+
+    finish(run_ingest(connector, expand(paths), store, quiet, site_zone), quiet)
+
+
+@app.command("osquery")
+def ingest_osquery(
+    paths: GlobPathsArgument, store: StoreOption = None, quiet: QuietOption = False
+) -> None:
+    """osquery result logs (differential, batched differential and snapshot JSON lines;
+    .gz too) into security_event, one event per result row.
+
+    Exit code 1 when a record was quarantined or a file failed.
+    """
+    finish(run_ingest(OsqueryConnector(), expand(paths), store, quiet), quiet)

@@ -48,6 +48,7 @@ class IngestSummary:
     kind: str
     files: list[FileOutcome] = field(default_factory=list)
     ignored: Counter[str] = field(default_factory=Counter)
+    notes: Counter[str] = field(default_factory=Counter)  # kept, but worth telling
 
     def total(self, attribute: str) -> int:
         return sum(int(getattr(f, attribute)) for f in self.files)
@@ -153,6 +154,9 @@ def ingest(
     ignored = getattr(connector, "ignored", None)
     if isinstance(ignored, Counter):
         summary.ignored.update(ignored)
+    notes = getattr(connector, "notes", None)
+    if isinstance(notes, Counter):
+        summary.notes.update(notes)
     return summary
 
 

@@ -71,10 +71,15 @@ def _example(event: WinEvent) -> str:
         "ScriptBlockText",
         "ServiceName",
         "TargetUserName",
+        "cmdline",
+        "target_path",
+        "message",
     ):
         value = event.fields.get(name)
         if value:
             return f"{name}: {value[:160]}"
+    if event.event_id is None:
+        return event.channel or "event"
     return f"{event.channel or 'event'} {event.event_id}"
 
 

@@ -1,13 +1,15 @@
 """The Sigma detector: the imported rules over the stored Windows events.
 
 It streams ``security_event`` in batches (memory bounded by the batch), rebuilds each flat
-event from its raw record, and runs the compiled rules through the engine. Its alerts join
-the shared alert table through :func:`carewarden.detect.engine.run_detectors`.
+event from its raw record (a Windows event, or the parsed fields of a syslog line or an
+osquery row, which Linux rules read), and runs the compiled rules through the engine. Its
+alerts join the shared alert table through :func:`carewarden.detect.engine.run_detectors`.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+import datetime as dt
+from typing import Any, ClassVar
 
 import orjson
 
@@ -16,6 +18,7 @@ from carewarden.sigma.alerts import AlertBuilder
 from carewarden.sigma.compiler import CompiledRule
 from carewarden.sigma.engine import SigmaEngine
 from carewarden.store import Store
+from carewarden.telemetry import osquery, syslog
 from carewarden.telemetry.winevent import NotAnEvent, WinEvent, from_json
 
 BATCH = 50_000
@@ -30,6 +33,17 @@ def stored_rules(store: Store) -> tuple[list[CompiledRule], dict[str, str]]:
     ).to_pylist()
     rules = [CompiledRule.from_row(row) for row in rows]
     return rules, {row["rule_id"]: row["reference"] or row["path"] for row in rows}
+
+
+def rebuild(raw: str, channel: str | None, time: dt.datetime, host: str | None) -> WinEvent:
+    """The flat event Sigma rules read, from a stored row."""
+    doc: Any = orjson.loads(raw)
+    if channel in (syslog.CHANNEL, syslog.CEF_CHANNEL, osquery.CHANNEL):
+        if not isinstance(doc, dict):
+            raise NotAnEvent("not a JSON object")
+        module = osquery if channel == osquery.CHANNEL else syslog
+        return WinEvent(module.flat_fields(doc), time, host or "", channel, None, None)
+    return from_json(doc)
 
 
 class SigmaDetector:
@@ -47,14 +61,19 @@ class SigmaDetector:
             return []
         engine = SigmaEngine(rules)
         builder = AlertBuilder(rules, references)
-        sql = "SELECT event_uid, raw FROM security_event ORDER BY time, event_uid"
+        sql = (
+            "SELECT event_uid, raw, channel, time, host FROM security_event "
+            "ORDER BY time, event_uid"
+        )
         for batch in store.batches(sql, size=self.batch):
             uids = batch.column(0).to_pylist()
             events: list[WinEvent] = []
             kept: list[str] = []
-            for uid, raw in zip(uids, batch.column(1).to_pylist(), strict=True):
+            for uid, raw, channel, time, host in zip(
+                uids, *(batch.column(i).to_pylist() for i in range(1, 5)), strict=True
+            ):
                 try:
-                    events.append(from_json(orjson.loads(raw)))
+                    events.append(rebuild(raw, channel, time, host))
                 except (orjson.JSONDecodeError, NotAnEvent, ValueError):
                     continue  # stored by an ingest that read it: cannot happen but never stops
                 kept.append(uid)

@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 
 from carewarden.sigma.backend import ALL_FIELD, column
 from carewarden.sigma.compiler import CompiledRule
-from carewarden.sigma.logsources import ANY, Source, sources
+from carewarden.sigma.logsources import ANY, NOT_WINDOWS, Source, sources
 from carewarden.sigma.pybackend import Predicate, compile_predicate
 from carewarden.telemetry.winevent import WinEvent
 
@@ -150,7 +150,11 @@ class Route:
     def groups(self, grouped: dict[GroupKey, list[int]]) -> list[tuple[Source | None, list[int]]]:
         """(source, event indexes) for each group of the batch this route reads."""
         if not self.sources:
-            return [(None, indexes) for indexes in grouped.values()]
+            return [
+                (None, indexes)
+                for (channel, _event_id), indexes in grouped.items()
+                if channel not in NOT_WINDOWS
+            ]
         out: list[tuple[Source | None, list[int]]] = []
         for source in self.sources:
             for (channel, event_id), indexes in grouped.items():

@@ -11,6 +11,14 @@ sources: routing, not parsing, is what keeps the cost of a rule set low.
 as Sysmon does (``Image``, ``ParentImage``…): the 4688 mapping follows pySigma's Windows
 pipeline. The service table follows the Windows pipeline's channels as well; that package
 pins pySigma < 2, so the table lives here, as data.
+
+Linux rules read the events of the syslog and osquery connectors. A ``service`` is the
+syslog program that writes it (``sshd``, ``cron``…; ``syslog`` is every line, ``auth`` the
+auth and authpriv facilities); a rule with neither category nor service reads every syslog
+line (its keywords search the whole line); ``auditd`` reads auditd records, whose
+``key=value`` fields rules name (``type``, ``SYSCALL``, ``a0``…). ``process_creation``,
+``file_event`` and ``network_connection`` read osquery's evented tables, with Sigma's field
+names mapped to osquery's columns (``Image`` → ``path``, ``CommandLine`` → ``cmdline``…).
 """
 
 from __future__ import annotations
@@ -155,7 +163,65 @@ SERVICES: dict[str, tuple[str, ...]] = {
     "winrm": ("Microsoft-Windows-WinRM/Operational",),
 }
 
-ANY = "any"  # a Windows rule with neither category nor service reads every event
+ANY = "any"  # a Windows rule with neither category nor service reads every Windows event
+
+# Channels of the non-Windows connectors: never read by Windows rules.
+SYSLOG = "syslog"
+OSQUERY = "osquery"
+NOT_WINDOWS = frozenset({SYSLOG, "cef", OSQUERY})
+
+# Linux service -> the syslog programs (``app``) that write it; None: every syslog line.
+LINUX_SERVICES: dict[str, frozenset[str] | None] = {
+    "syslog": None,
+    "sshd": frozenset({"sshd", "sshd-session", "sshd-auth"}),  # OpenSSH 9.8+ splits sshd
+    "cron": frozenset({"cron", "CRON", "crond", "crontab"}),
+    "sudo": frozenset({"sudo"}),
+    "su": frozenset({"su"}),
+    "clamav": frozenset({"clamd", "freshclam", "clamav", "clamav-milter", "clamscan"}),
+    "vsftpd": frozenset({"vsftpd"}),
+    "guacamole": frozenset({"guacd", "guacamole"}),
+    "named": frozenset({"named"}),
+    "auditd": frozenset({"audit", "auditd", "audispd", "audisp-syslog"}),
+}
+AUTH_FACILITIES = frozenset({"auth", "authpriv"})
+
+_OSQUERY_PROCESS = {
+    "image": "path",
+    "commandline": "cmdline",
+    "currentdirectory": "cwd",
+    "processid": "pid",
+    "parentprocessid": "parent",
+}
+LINUX_CATEGORIES: dict[str, tuple[Source, ...]] = {
+    "process_creation": (
+        Source(
+            OSQUERY,
+            fields=_OSQUERY_PROCESS,
+            where=("table", frozenset({"process_events", "bpf_process_events"})),
+        ),
+    ),
+    "file_event": (
+        Source(
+            OSQUERY,
+            fields={"targetfilename": "target_path"},
+            where=("table", frozenset({"file_events"})),
+        ),
+    ),
+    "network_connection": (
+        Source(
+            OSQUERY,
+            fields={
+                "image": "path",
+                "destinationip": "remote_address",
+                "destinationport": "remote_port",
+                "sourceip": "local_address",
+                "sourceport": "local_port",
+                "processid": "pid",
+            },
+            where=("table", frozenset({"socket_events", "bpf_socket_events"})),
+        ),
+    ),
+}
 
 
 class UnroutableError(ValueError):
@@ -163,10 +229,13 @@ class UnroutableError(ValueError):
 
 
 def route_of(product: str | None, category: str | None, service: str | None) -> str:
-    """The routing key of a rule's log source (``category:…``, ``service:…`` or ``any``)."""
+    """The routing key of a rule's log source (``category:…``, ``service:…`` or ``any``;
+    ``linux:…`` for Linux rules)."""
+    if (product or "").lower() == "linux":
+        return _linux_route(category, service)
     if (product or "").lower() != "windows":
         raise UnroutableError(
-            f"log source product {product!r}: only Windows rules are evaluated here"
+            f"log source product {product!r}: only Windows and Linux rules are evaluated here"
         )
     if category:
         if category.lower() not in CATEGORIES:
@@ -179,9 +248,38 @@ def route_of(product: str | None, category: str | None, service: str | None) -> 
     return ANY
 
 
-def sources(route: str) -> tuple[Source, ...]:
-    """The sources of a routing key (an empty tuple for ``any``: every event)."""
+def _linux_route(category: str | None, service: str | None) -> str:
+    if category:
+        if category.lower() not in LINUX_CATEGORIES:
+            raise UnroutableError(
+                f"log source category {category!r} has no Linux event source (osquery "
+                f"feeds {', '.join(sorted(LINUX_CATEGORIES))})"
+            )
+        return f"linux:category:{category.lower()}"
+    if service:
+        if service.lower() != "auth" and service.lower() not in LINUX_SERVICES:
+            raise UnroutableError(f"log source service {service!r} has no known syslog program")
+        return f"linux:service:{service.lower()}"
+    return "linux:any"
+
+
+def _linux_sources(route: str) -> tuple[Source, ...]:
     kind, _, name = route.partition(":")
+    if kind == "category":
+        return LINUX_CATEGORIES[name]
+    if kind == "service" and name == "auth":
+        return (Source(SYSLOG, where=("facility", AUTH_FACILITIES)),)
+    if kind == "service":
+        apps = LINUX_SERVICES[name]
+        return (Source(SYSLOG, where=("app", apps) if apps is not None else None),)
+    return (Source(SYSLOG),)
+
+
+def sources(route: str) -> tuple[Source, ...]:
+    """The sources of a routing key (an empty tuple for ``any``: every Windows event)."""
+    kind, _, name = route.partition(":")
+    if kind == "linux":
+        return _linux_sources(name)
     if kind == "category":
         return CATEGORIES[name]
     if kind == "service":

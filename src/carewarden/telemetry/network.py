@@ -117,11 +117,12 @@ def row(
     event_id: int | None = None,
     record_id: int | None = None,
     columns: dict[str, str | None],
+    key: bytes | None = None,
 ) -> dict[str, object]:
-    """One ``security_event`` row; the id is a content hash of the raw record, so the same
-    record from two overlapping files is stored once."""
+    """One ``security_event`` row; the id is a content hash of the raw record (or of ``key``
+    where given), so the same record from two overlapping files is stored once."""
     out: dict[str, object] = {
-        "event_uid": f"{uid_prefix}:" + blake3(raw).hexdigest()[:32],
+        "event_uid": f"{uid_prefix}:" + blake3(raw if key is None else key).hexdigest()[:32],
         "time": time,
         "host": host,
         "channel": channel,

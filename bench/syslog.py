@@ -1,0 +1,166 @@
+"""Syslog and osquery ingest throughput: records per second, parse alone and into a store.
+
+    python bench/syslog.py [--records 500000] [--repeat 3] [--workdir DIR]
+
+Writes a syslog file (a mix of sshd successes and failures, sudo, cron, kernel lines in
+RFC 3164 without PRI, RFC 5424 with structured data, CEF firewall and IDS records) and an
+osquery result log (differential events, batched differentials and snapshots of process,
+socket, file and user tables) of ``--records`` records each, then times, per connector, the
+connector alone (lines to Arrow batches of ``security_event``) and a full ingest into a
+fresh store (parse, de-duplication by event id, DuckDB write). Figures are medians over
+``--repeat`` runs, per wall-clock second and per CPU-second of the process (DuckDB's
+threads count in the latter; on a shared machine the wall figure understates).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import random
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+
+from carewarden.connectors.base import Connector
+from carewarden.model import Batch
+from carewarden.services.ingest import ingest
+from carewarden.store import Store
+from carewarden.telemetry.osquery import OsqueryConnector
+from carewarden.telemetry.syslog import SyslogConnector
+
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def syslog_lines(count: int, rng: random.Random) -> list[str]:
+    start = dt.datetime(2025, 3, 1)
+    out: list[str] = []
+    for n in range(count):
+        when = start + dt.timedelta(seconds=n // 20, microseconds=n % 20)
+        bsd = f"{MONTHS[when.month - 1]} {when.day:2d} {when:%H:%M:%S}"
+        host = f"ehr-app{rng.randrange(40):02d}"
+        ip = f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+        kind = n % 8
+        if kind == 0:
+            out.append(f"{bsd} {host} sshd[{n % 30000}]: Accepted publickey for u{n % 900} from "
+                       f"{ip} port {1024 + n % 60000} ssh2: RSA SHA256:{n:x}")  # fmt: skip
+        elif kind == 1:
+            out.append(f"{bsd} {host} sshd[{n % 30000}]: Failed password for invalid user "
+                       f"admin{n % 50} from {ip} port {1024 + n % 60000} ssh2")  # fmt: skip
+        elif kind == 2:
+            out.append(f"{bsd} {host} sudo:    u{n % 900} : TTY=pts/{n % 9} ; PWD=/home/u ; "
+                       f"USER=root ; COMMAND=/usr/bin/systemctl restart svc{n % 20}")  # fmt: skip
+        elif kind == 3:
+            out.append(f"{bsd} {host} CRON[{n % 30000}]: (root) CMD (/usr/lib/backup.sh {n})")
+        elif kind == 4:
+            out.append(f"{bsd} {host} kernel: [{n}.{n % 1000:03d}] eth0: link up {n}")
+        elif kind == 5:
+            out.append(f"<165>1 {when.isoformat()}Z {host} dcm4chee {n % 9000} AUDIT "
+                       f'[origin@32473 ip="{ip}" seq="{n}"] Study {n} retrieved')  # fmt: skip
+        elif kind == 6:
+            stamp = int(when.replace(tzinfo=dt.UTC).timestamp() * 1000)
+            out.append(f"CEF:0|Palo Alto Networks|PAN-OS|10.1|TRAFFIC|end|3|rt={stamp} src={ip} "
+                       f"dst=203.0.113.{n % 250} spt={1024 + n % 60000} dpt=443 proto=TCP "
+                       f"act={'deny' if n % 3 else 'allow'} cs1Label=Rule cs1=out {n}")  # fmt: skip
+        else:
+            out.append(f"<134>{bsd} ids01 CEF:0|Security Onion|Snort IDS|2.9|1:{2000000 + n % 999}"
+                       f"|ET TROJAN beacon {n % 99}|8|src={ip} dst=198.51.100.7 dpt=80 "
+                       f"msg=seen \\= {n}")  # fmt: skip
+    return out
+
+
+def osquery_lines(count: int, rng: random.Random) -> list[bytes]:
+    out: list[bytes] = []
+    produced = 0
+    n = 0
+    while produced < count:
+        envelope = {"hostIdentifier": f"ehr-app{rng.randrange(40):02d}", "unixTime": 1740787200 + n,
+                    "calendarTime": "Sat Mar  1 00:00:00 2025 UTC", "epoch": 0, "counter": n,
+                    "numerics": False, "decorations": {"host_uuid": f"uuid-{n % 40}"}}  # fmt: skip
+        process = {"pid": str(n), "path": f"/usr/bin/tool{n % 50}", "parent": str(n % 900),
+                   "cmdline": f"tool{n % 50} --run {n}", "uid": str(n % 1000),
+                   "cwd": "/tmp", "time": str(1740787200 + n)}  # fmt: skip
+        kind = n % 4
+        if kind in (0, 1):
+            doc: dict[str, object] = {**envelope, "name": "pack_ir_process_events",
+                                      "action": "added", "columns": process}  # fmt: skip
+            produced += 1
+        elif kind == 2:
+            ports = [{"pid": str(n + i), "port": str(1024 + i), "protocol": "6",
+                      "address": "0.0.0.0"} for i in range(4)]  # fmt: skip
+            doc = {**envelope, "name": "pack_hospital_listening_ports",
+                   "diffResults": {"added": ports[:3], "removed": ports[3:]}}  # fmt: skip
+            produced += 4
+        else:
+            users = [{"type": "user", "user": f"u{(n + i) % 900}", "tty": f"pts/{i}",
+                      "host": f"10.0.{i}.{n % 250}", "time": str(1740787000 + i), "pid": str(i)}
+                     for i in range(8)]  # fmt: skip
+            doc = {**envelope, "name": "logged_in_users", "action": "snapshot",
+                   "snapshot": users}  # fmt: skip
+            produced += 8
+        out.append(orjson.dumps(doc))
+        n += 1
+    return out
+
+
+def parse_only(connector: Connector, path: Path) -> tuple[float, float, int]:
+    """(wall seconds, CPU seconds of this process, rows) of the connector alone."""
+    started, cpu = time.perf_counter(), time.process_time()
+    rows = sum(i.rows.num_rows for i in connector.read(path) if isinstance(i, Batch))
+    return time.perf_counter() - started, time.process_time() - cpu, rows
+
+
+def into_store(
+    make: Callable[[], Connector], path: Path, work: Path, run: int
+) -> tuple[float, float, int]:
+    """(wall seconds, CPU seconds, rows stored) of a full ingest into a fresh store."""
+    with Store.open(work / f"store-{path.stem}-{run}") as store:
+        started, cpu = time.perf_counter(), time.process_time()
+        summary = ingest(store, make(), [path])
+        elapsed, used = time.perf_counter() - started, time.process_time() - cpu
+    if summary.total("quarantined") or summary.failed:
+        raise SystemExit(f"{path}: records quarantined or failed: the generator wrote bad data")
+    return elapsed, used, summary.total("records")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=500_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--workdir", type=Path, default=None)
+    args = parser.parse_args()
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="carewarden-syslog-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(7)
+    syslog_path = work / "bench-syslog.log"
+    syslog_path.write_text("\n".join(syslog_lines(args.records, rng)) + "\n")
+    reference = dt.datetime(2025, 12, 31, tzinfo=dt.UTC).timestamp()
+    os.utime(syslog_path, (reference, reference))
+    osquery_path = work / "osqueryd.results.log"
+    osquery_path.write_bytes(b"\n".join(osquery_lines(args.records, rng)) + b"\n")
+    makers: dict[str, tuple[Callable[[], Connector], Path]] = {
+        "syslog": (SyslogConnector, syslog_path),
+        "osquery": (OsqueryConnector, osquery_path),
+    }
+    for name, (make, path) in makers.items():
+        parsed = [parse_only(make(), path) for _ in range(args.repeat)]
+        stored = [into_store(make, path, work, run) for run in range(args.repeat)]
+        records = stored[0][2]
+        size = path.stat().st_size / 1e6
+        print(f"{name}: {records:,} records ({size:,.0f} MB), median of {args.repeat}")
+        for label, runs in (("parse", parsed), ("into the store", stored)):
+            wall = statistics.median(r[0] for r in runs)
+            cpu = statistics.median(r[1] for r in runs)
+            print(
+                f"  {label:15s} {records / wall:10,.0f} records/s wall, "
+                f"{records / cpu:10,.0f} per CPU-second of this process"
+            )
+    print(f"files in {work}")
+
+
+if __name__ == "__main__":
+    main()

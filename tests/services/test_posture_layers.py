@@ -52,7 +52,7 @@ def test_sigma_alerts_fall_in_the_layer_of_their_log_source(tmp_path: Path) -> N
         _event(store, "e2", None)
         found = posture(store)
     layers = {layer.key: layer for layer in found.layers}
-    assert set(layers) == {"privacy", "iomt", "network", "endpoint"}  # no layer per rule id
+    assert set(layers) == {"privacy", "iomt", "network", "endpoint", "dr"}  # none per rule id
     assert layers["endpoint"].open_alerts == 1
     assert layers["network"].open_alerts == 3
     assert layers["privacy"].open_alerts == 1
@@ -60,4 +60,5 @@ def test_sigma_alerts_fall_in_the_layer_of_their_log_source(tmp_path: Path) -> N
     assert layers["endpoint"].rows == {"endpoint events": 2}
     assert layers["network"].monitored and layers["endpoint"].monitored
     assert not layers["iomt"].monitored and "ingest sbom" in layers["iomt"].note
+    assert not layers["dr"].monitored and "dr import" in layers["dr"].note
     assert found.open_by_severity == {"high": 5}

@@ -36,10 +36,11 @@ LAYERS: tuple[LayerSpec, ...] = (
         "Medical devices (IoMT)",
         ("iomt.", "vuln.", "assets."),
         (
+            ("devices", "asset", "true"),
             ("sbom", "sbom", "true"),
             ("vuln_finding", "vuln_finding", "true"),
         ),
-        "ingest SBOMs and advisories: carewarden ingest sbom|advisories",
+        "discover devices and ingest SBOMs: carewarden assets discover, ingest sbom|advisories",
     ),
     LayerSpec(
         "network",
@@ -54,6 +55,13 @@ LAYERS: tuple[LayerSpec, ...] = (
         ("endpoint.",),
         (("endpoint events", "security_event", _ENDPOINT),),
         "ingest Windows events: carewarden ingest evtx|winjson",
+    ),
+    LayerSpec(
+        "dr",
+        "Disaster recovery",
+        ("dr.",),
+        (("backup sets", "dr_backup_set", "true"),),
+        "import a backup inventory: carewarden dr import FILE",
     ),
 )
 

@@ -11,9 +11,11 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from carewarden.errors import CarewardenError
+from carewarden.iomt.classify import CLASSES
 from carewarden.prepare.cases import STATUSES as CASE_STATUSES
 from carewarden.prepare.playbooks import ENTITY_KINDS
 from carewarden.services import alerts as alert_service
+from carewarden.services import assets as asset_service
 from carewarden.services import audit
 from carewarden.services import cases as case_service
 from carewarden.services.health import ingestion_health
@@ -307,16 +309,41 @@ def case_page(request: Request, principal: AlertPage, case_id: str) -> Response:
 
 
 @router.get("/assets")
-def assets_page(request: Request, principal: OverviewPage) -> Response:
+def assets_page(
+    request: Request,
+    principal: OverviewPage,
+    cls: Annotated[str | None, Query(alias="class", max_length=40)] = None,
+) -> Response:
     hub = hub_of(request)
 
     def compute() -> Any:
         with hub.reader() as store:
-            return posture(store)
+            counts = asset_service.inventory_by_class(store)
+            devices = asset_service.list_assets(store, cls) if cls in CLASSES else []
+            return posture(store), counts, devices
 
-    found = hub.cached("posture", compute)
+    found, counts, devices = hub.cached(("assets", cls), compute)
     iomt = next((layer for layer in found.layers if layer.key == "iomt"), None)
-    return render(request, "assets.html", principal, iomt=iomt)
+    return render(
+        request,
+        "assets.html",
+        principal,
+        iomt=iomt,
+        counts=counts,
+        devices=devices,
+        cls=cls if cls in CLASSES else None,
+    )
+
+
+@router.get("/assets/{asset_id}")
+def asset_page(request: Request, principal: OverviewPage, asset_id: str) -> Response:
+    hub = hub_of(request)
+    try:
+        with hub.reader() as store:
+            device = asset_service.show_asset(store, asset_id)
+    except CarewardenError as err:
+        raise HTTPException(404, "There is no device with this id.") from err
+    return render(request, "asset.html", principal, device=device)
 
 
 @router.get("/ingestion")

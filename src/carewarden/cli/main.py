@@ -20,6 +20,7 @@ import typer
 from rich.table import Table
 
 from carewarden import __version__
+from carewarden.cli import backup as backup_cli
 from carewarden.cli import breach as breach_cli
 from carewarden.cli import cases as cases_cli
 from carewarden.cli import ingest as ingest_cli
@@ -67,6 +68,7 @@ app.command("vulns")(vulns_command)
 app.command("serve")(web_cli.serve_command)
 app.add_typer(web_cli.users_app, name="users")
 app.add_typer(web_cli.audit_app, name="audit")
+app.add_typer(backup_cli.app, name="backup")
 
 
 def _version(value: bool) -> None:

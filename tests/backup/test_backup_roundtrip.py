@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import PASSPHRASE, store_files, table_contents
+from backupkit import PASSPHRASE, store_files, table_contents
 
 from carewarden.backup.crypto import Secret, passphrase_secret
 from carewarden.services import backup
@@ -38,10 +38,26 @@ def test_round_trip_restores_every_table_and_store_file(
     assert (hospital / "carewarden.duckdb").read_bytes() == database
     after = table_contents(tmp_path / "restored")
     assert after == before
-    assert {"ehr_access", "alert", "incident_case", "case_event", "security_event",
-            "quarantine", "console_user", "audit_log", "schema_version"} <= set(after)
-    for table in ("ehr_access", "alert", "incident_case", "security_event", "quarantine",
-                  "console_user", "audit_log"):
+    assert {
+        "ehr_access",
+        "alert",
+        "incident_case",
+        "case_event",
+        "security_event",
+        "quarantine",
+        "console_user",
+        "audit_log",
+        "schema_version",
+    } <= set(after)
+    for table in (
+        "ehr_access",
+        "alert",
+        "incident_case",
+        "security_event",
+        "quarantine",
+        "console_user",
+        "audit_log",
+    ):
         assert after[table], f"the test store should have {table} rows"
     assert made.rows == restored.rows == sum(len(rows) for rows in before.values())
     assert [t.name for t in restored.tables] == sorted(before)
@@ -74,9 +90,7 @@ def test_restored_store_opens_and_matches_checksums(
         assert {t.name: table_digest(copy, t) for t in catalog(copy)} == digests
 
 
-def test_passphrase_archive_round_trip(
-    hospital: Path, tmp_path: Path, cheap_scrypt: None
-) -> None:
+def test_passphrase_archive_round_trip(hospital: Path, tmp_path: Path, cheap_scrypt: None) -> None:
     """A passphrase (scrypt) archive restores as a key-file one does."""
     secret = passphrase_secret(PASSPHRASE)
     report = backup.create(hospital, tmp_path / "p.cwb", secret)
@@ -144,8 +158,7 @@ def test_every_column_type_round_trips(secret: Secret, tmp_path: Path) -> None:
             """
         )
         before = {
-            name: store.query(f'SELECT * FROM "{name}" ORDER BY ALL')
-            for name in ("extra_kinds",)
+            name: store.query(f'SELECT * FROM "{name}" ORDER BY ALL') for name in ("extra_kinds",)
         }
     backup.create(tmp_path / "s", tmp_path / "s.cwb", secret)
     restored = backup.restore(tmp_path / "s.cwb", tmp_path / "r", secret)

@@ -9,12 +9,14 @@ from carewarden.store import Store
 def fill_access_log(store: Store, rows: int, *, users: int = 5_000, patients: int = 200_000) -> int:
     """Append ``rows`` EHR accesses (14 days from 2024-03-01, ``users`` staff, ``patients``
     patients, a few NULLs and break-the-glass reasons) to ``store``; return how many."""
+    span = 14 * 86_400 * 1_000_000  # microseconds
     with store.transaction():
         store.query(
             f"""
             INSERT INTO ehr_access
             SELECT 'bulk-' || i,
-                   TIMESTAMP '2024-03-01' + to_microseconds((i * 1209600000000) // {rows}),
+                   TIMESTAMP '2024-03-01'
+                       + to_microseconds(CAST(i::HUGEINT * {span} // {rows} AS BIGINT)),
                    'u' || (i % {users}),
                    'p' || (hash(i) % {patients}),
                    ['read', 'read', 'read', 'search', 'update'][1 + i % 5],

@@ -135,7 +135,8 @@ def test_every_column_type_round_trips(secret: Secret, tmp_path: Path) -> None:
                 clock_tz TIMETZ, ratio DOUBLE, f FLOAT, flag BOOLEAN,
                 nested STRUCT(x INTEGER, y VARCHAR[]), big HUGEINT, ubig UHUGEINT,
                 span INTERVAL, uid UUID, money DECIMAL(38, 2), pairs MAP(VARCHAR, INTEGER),
-                fixed INTEGER[3], kind ENUM('a', 'b'), text VARCHAR
+                fixed INTEGER[3], kind ENUM('a', 'b'), text VARCHAR,
+                choice UNION(n INTEGER, s VARCHAR), "odd name" STRUCT("from" INTEGER)
             )
             """
         )
@@ -149,12 +150,12 @@ def test_every_column_type_round_trips(secret: Secret, tmp_path: Path) -> None:
              -170141183460469231731687303715884105728,
              340282366920938463463374607431768211455, INTERVAL 3 DAY,
              'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 123456789012345678901234567890123456.12,
-             MAP {'a': 1}, [1, 2, 3], 'b', 'é ü 漢字 ''quoted'''),
+             MAP {'a': 1}, [1, 2, 3], 'b', 'é ü 漢字 ''quoted''', 's'::VARCHAR, {'from': 7}),
             (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-             NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+             NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
             (3, [], '[]', ''::BLOB, 0, NULL, NULL, NULL, NULL, NULL, NULL, 'NaN'::DOUBLE,
              'inf'::FLOAT, false, {'x': NULL, 'y': NULL}, 0, 0, INTERVAL 0 SECOND, NULL, 0,
-             MAP {}, [NULL, NULL, NULL], 'a', '')
+             MAP {}, [NULL, NULL, NULL], 'a', '', 3, NULL)
             """
         )
         before = {
@@ -185,3 +186,16 @@ def test_process_files_are_never_restored(
     report = backup.create(hospital, tmp_path / "a.cwb", secret)
     assert held not in {f.path for f in report.files}
     assert all(not f.path.startswith(held) for f in report.manifest.files)
+
+
+def test_symbolic_links_are_listed_not_followed(
+    hospital: Path, secret: Secret, tmp_path: Path
+) -> None:
+    """A symbolic link in the store folder is reported as not carried; its target (which may
+    lie outside the store) is not read into the archive."""
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not the store's")
+    (hospital / "queue" / "link.jsonl").symlink_to(outside)
+    report = backup.create(hospital, tmp_path / "a.cwb", secret)
+    assert report.skipped == ["queue/link.jsonl (a symbolic link)"]
+    assert all("link" not in f.path for f in report.manifest.files)

@@ -238,6 +238,45 @@ def test_unsafe_store_file_path_is_refused(archive: Path, secret: Secret, tmp_pa
     assert not (tmp_path / "escaped").exists() and not (tmp_path / "target").exists()
 
 
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda t: t["columns"][0].update(type="VARCHAR) , (SELECT 1"),
+            r"type of column alert\.alert_id is not a type",
+        ),
+        (
+            lambda t: t["columns"][0].update(type="VARCHAR) || read_text('/etc/hostname'"),
+            "is not a type",
+        ),
+        (
+            lambda t: t.update(create_sql="CREATE TABLE alert AS SELECT * FROM read_text('x')"),
+            "definition of table alert is not a CREATE TABLE",
+        ),
+        (
+            lambda t: t.update(create_sql=t["create_sql"] + " COPY alert TO 'x.csv';"),
+            "definition of table alert is not a CREATE TABLE",
+        ),
+    ],
+)
+def test_archived_sql_must_be_a_definition(
+    archive: Path,
+    secret: Secret,
+    tmp_path: Path,
+    change: Callable[[Json], None],
+    message: str,
+) -> None:
+    """Whoever holds the key can write any manifest: its column types and CREATE statements
+    are checked to be only that before verify or restore runs them."""
+    forged = tmp_path / "forged.cwb"
+    rewrite_archive(archive, secret, _manifest_edit(lambda m: change(_table(m, "alert"))), forged)
+    with pytest.raises(StoreError, match=message):
+        backup.verify(forged, secret)
+    with pytest.raises(StoreError, match=message):
+        backup.restore(forged, tmp_path / "target", secret)
+    assert not (tmp_path / "target").exists() and not (tmp_path / "x.csv").exists()
+
+
 def test_another_duckdb_checksum_is_noted_not_failed(
     archive: Path, secret: Secret, tmp_path: Path
 ) -> None:
@@ -331,7 +370,8 @@ def test_failed_write_keeps_the_old_archive(
 
 def test_store_held_by_another_process(hospital: Path, secret: Secret, tmp_path: Path) -> None:
     """While another process holds the store for writing (a server, an ingest), create says
-    so, as every command does, instead of showing a lock error."""
+    so, as every command does, instead of showing a lock error; the console server is named
+    (from its serve.json)."""
     holder = subprocess.Popen(
         [
             sys.executable,
@@ -354,6 +394,13 @@ def test_store_held_by_another_process(hospital: Path, secret: Secret, tmp_path:
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         with pytest.raises(StoreBusyError, match=r"held for writing by another"):
+            backup.create(hospital, tmp_path / "a.cwb", secret)
+        (hospital / "serve.json").write_text(
+            json.dumps({"pid": holder.pid, "url": "http://127.0.0.1:8800", "secret": "s"})
+        )
+        with pytest.raises(
+            StoreBusyError, match=rf"serve` at http://127.0.0.1:8800, pid {holder.pid}"
+        ):
             backup.create(hospital, tmp_path / "a.cwb", secret)
     finally:
         assert holder.stdin is not None

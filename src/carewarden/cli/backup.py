@@ -136,7 +136,8 @@ def _render(report: BackupReport, format: str, quiet: bool) -> None:
     for skipped in report.skipped:
         console.print(f"[yellow]not carried:[/] {skipped}", highlight=False)
     console.print(
-        f"{len(report.tables)} tables, {report.rows:,} rows, {len(report.files)} store files; "
+        f"{len(report.tables)} tables, {report.rows:,} rows, {len(report.files)} store "
+        f"file{'' if len(report.files) == 1 else 's'}; "
         f"schema version {manifest.schema_version}, made {manifest.created_at:%Y-%m-%d %H:%M} "
         f"UTC by Carewarden {manifest.carewarden_version}",
         highlight=False,

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
 import duckdb
+import orjson
 
 from carewarden import __version__
 from carewarden.backup.crypto import DecryptingReader, EncryptingWriter, Secret, key_id
@@ -43,7 +44,7 @@ from carewarden.backup.manifest import (
     ManifestFile,
     ManifestTable,
 )
-from carewarden.errors import BackupError, RequestError
+from carewarden.errors import BackupError, RequestError, StoreBusyError
 from carewarden.store import Store
 from carewarden.store.schema import LATEST_VERSION
 from carewarden.store.snapshot import (
@@ -56,7 +57,8 @@ from carewarden.store.snapshot import (
 from carewarden.store.store import DB_FILE, utcnow
 
 # Files of the store folder that belong to a running process, not to the store's data.
-EXCLUDED_NAMES = frozenset({DB_FILE, f"{DB_FILE}.wal", f"{DB_FILE}.tmp", "tmp", "serve.json"})
+SERVER_FILE = "serve.json"  # written by `carewarden serve` while it holds the store
+EXCLUDED_NAMES = frozenset({DB_FILE, f"{DB_FILE}.wal", f"{DB_FILE}.tmp", "tmp", SERVER_FILE})
 EXCLUDED_SUFFIXES = (".tmp", ".lock", ".partial", ".swp")
 COPY_BLOCK = 1 << 20
 
@@ -192,6 +194,15 @@ def _store_files(store_dir: Path) -> tuple[list[tuple[str, Path]], list[str]]:
     return found, skipped
 
 
+def _server_hint(store_dir: Path) -> str:
+    """Who holds the store, when it is the console server (it says so in ``serve.json``)."""
+    try:
+        server = orjson.loads((store_dir / SERVER_FILE).read_bytes())
+        return f" (`carewarden serve` at {server['url']}, pid {server['pid']}: stop it first)"
+    except (OSError, orjson.JSONDecodeError, KeyError, TypeError):
+        return ""
+
+
 def _tar_entry(tar: tarfile.TarFile, name: str, size: int, mtime: float, data: BinaryIO) -> None:
     info = tarfile.TarInfo(name)
     info.size = size
@@ -222,7 +233,11 @@ def create(
         raise RequestError(f"no such folder: {out.parent}")
     report = progress or (lambda stage, done, total: None)
     with ExitStack() as stack:
-        store = stack.enter_context(Store.open(store_dir, read_only=True, allow_older=True))
+        try:
+            opened = Store.open(store_dir, read_only=True, allow_older=True)
+        except StoreBusyError as exc:
+            raise StoreBusyError(f"{exc}{_server_hint(store_dir)}") from None
+        store = stack.enter_context(opened)
         staging = stack.enter_context(_private_folder(store_dir / "tmp"))
         version = store.schema_version()
         exported, views = export_tables(
@@ -453,7 +468,7 @@ def verify(archive: Path, secret: Secret, *, progress: Progress | None = None) -
         unpacked = _unpack(archive, secret, staging, report)
         manifest = unpacked.manifest
         report("checking tables", 0, len(manifest.tables))
-        digests = parquet_digests([(staging / t.file, t.info().columns) for t in manifest.tables])
+        digests = parquet_digests([(staging / t.file, t.info()) for t in manifest.tables])
         checks = [
             _compare(manifest, t, d, "its Parquet file")
             for t, d in zip(manifest.tables, digests, strict=True)

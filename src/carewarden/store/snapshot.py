@@ -22,6 +22,7 @@ it is restored); the SHA-256 of each file links the two ends across DuckDB versi
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +64,57 @@ class ExportedTable:
     table: TableInfo
     digest: Digest
     path: Path
+
+
+# An archived definition is only trusted as far as these checks go: an archive could be made
+# by anyone who holds the key, so its SQL (column types, CREATE statements) must not run
+# anything but a type or a table definition.
+_QUOTED = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
+_TYPE_CHARS = re.compile(r"[A-Za-z0-9_ ,()\[\]']*")
+_CALL = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*\(")
+_TYPE_CONSTRUCTORS = frozenset(
+    {"STRUCT", "MAP", "UNION", "DECIMAL", "NUMERIC", "ENUM", "VARCHAR", "CHAR", "BPCHAR"}
+)
+_QUERY_WORDS = re.compile(r"\b(SELECT|FROM|PIVOT|UNPIVOT|TABLE)\b", re.IGNORECASE)
+
+
+def _unquoted(sql: str) -> str:
+    return _QUOTED.sub("''", sql)
+
+
+def _statements(sql: str) -> list[duckdb.Statement]:
+    try:
+        return duckdb.extract_statements(sql)
+    except duckdb.Error:
+        return []  # not SQL at all: refused as any other unexpected definition
+
+
+def check_definition(table: TableInfo) -> None:
+    """Raise :class:`StoreError` unless ``table`` (from an archive) is a plain definition: a
+    single CREATE TABLE statement without a query, and column types that are types."""
+    statements = _statements(table.sql)
+    body = _unquoted(table.sql)
+    if (
+        len(statements) != 1
+        or statements[0].type != duckdb.StatementType.CREATE
+        or not body.lstrip().upper().startswith("CREATE TABLE")
+        or re.search(r"\bSELECT\b", body, re.IGNORECASE)
+    ):
+        raise StoreError(f"the archived definition of table {table.name} is not a CREATE TABLE")
+    for column in table.columns:
+        bare = _unquoted(column.type)
+        calls = {m.group(1).upper() for m in _CALL.finditer(bare)}
+        statements = _statements(f"SELECT CAST(NULL AS {column.type})")
+        if (
+            not _TYPE_CHARS.fullmatch(bare)
+            or calls - _TYPE_CONSTRUCTORS
+            or _QUERY_WORDS.search(bare)
+            or len(statements) != 1
+        ):
+            raise StoreError(
+                f"the archived type of column {table.name}.{column.name} is not a type: "
+                f"{column.type!r}"
+            )
 
 
 def _ident(name: str) -> str:
@@ -190,12 +242,14 @@ def _memory_connection() -> duckdb.DuckDBPyConnection:
     return con
 
 
-def parquet_digests(files: Sequence[tuple[Path, Sequence[Column]]]) -> list[Digest]:
-    """The digest of each Parquet file (its columns cast to the given types), computed in an
-    in-memory DuckDB: no store needed, for checking an archive on its own."""
+def parquet_digests(files: Sequence[tuple[Path, TableInfo]]) -> list[Digest]:
+    """The digest of each table's Parquet file (its columns cast to the table's types),
+    computed in an in-memory DuckDB: no store needed, for checking an archive on its own."""
+    for _, table in files:
+        check_definition(table)
     con = _memory_connection()
     try:
-        return [_digest(con, columns, _parquet(path)) for path, columns in files]
+        return [_digest(con, table.columns, _parquet(path)) for path, table in files]
     except duckdb.Error as exc:
         raise StoreError(f"cannot read the Parquet copy of a table: {exc}") from exc
     finally:
@@ -223,6 +277,7 @@ def import_tables(
     of each file and of each loaded table, for the caller to compare."""
     existing = {t.name: t for t in catalog(store)}
     for table, _ in tables:
+        check_definition(table)
         have = existing.get(table.name)
         if have is not None and have.columns != table.columns:
             ours = ", ".join(f"{c.name} {c.type}" for c in have.columns)
@@ -240,6 +295,12 @@ def import_tables(
                 created = table.name not in existing
                 if created:
                     store.con.execute(table.sql)
+                    made = next(t for t in catalog(store) if t.name == table.name)
+                    if made.columns != table.columns:
+                        raise StoreError(
+                            f"the archived definition of table {table.name} does not make "
+                            "the archived columns"
+                        )
                 file_digest = _digest(store.con, table.columns, _parquet(path))
                 names = ", ".join(_ident(c.name) for c in table.columns)
                 values = ", ".join(f"CAST({_ident(c.name)} AS {c.type})" for c in table.columns)

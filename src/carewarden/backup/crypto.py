@@ -234,7 +234,8 @@ class EncryptingWriter(io.RawIOBase):
         return view.nbytes
 
     def flush(self) -> None:
-        self._out.flush()
+        if not self._out.closed:  # also called when this object is collected
+            self._out.flush()
 
     def _emit(self, plain: bytes, final: bool) -> None:
         sealed = self._aead.encrypt(

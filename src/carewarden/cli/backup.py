@@ -19,6 +19,7 @@ from typing import Annotated, Literal
 
 import orjson
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from carewarden.backup.crypto import (
@@ -120,7 +121,7 @@ def _render(report: BackupReport, format: str, quiet: bool) -> None:
         return
     if quiet:
         return
-    table = Table(title=f"{report.action}: {report.archive}", title_justify="left")
+    table = Table(title=escape(f"{report.action}: {report.archive}"), title_justify="left")
     table.add_column("table")
     table.add_column("rows", justify="right")
     table.add_column("checksum")
@@ -132,9 +133,9 @@ def _render(report: BackupReport, format: str, quiet: bool) -> None:
     console.print(table)
     manifest = report.manifest
     for entry in report.files:
-        console.print(f"store file {entry.path} ({_size(entry.bytes)})", highlight=False)
+        console.print(f"store file {escape(entry.path)} ({_size(entry.bytes)})", highlight=False)
     for skipped in report.skipped:
-        console.print(f"[yellow]not carried:[/] {skipped}", highlight=False)
+        console.print(f"[yellow]not carried:[/] {escape(skipped)}", highlight=False)
     console.print(
         f"{len(report.tables)} tables, {report.rows:,} rows, {len(report.files)} store "
         f"file{'' if len(report.files) == 1 else 's'}; "
@@ -143,7 +144,7 @@ def _render(report: BackupReport, format: str, quiet: bool) -> None:
         highlight=False,
     )
     verb = {"create": "written", "verify": "intact", "restore": "restored"}[report.action]
-    where = f" into {report.store}" if report.action == "restore" else ""
+    where = f" into {escape(str(report.store))}" if report.action == "restore" else ""
     upgraded = f"; schema upgraded to version {report.upgraded_to}" if report.upgraded_to else ""
     console.print(
         f"[bold green]Archive {verb}[/]{where}: {_size(report.archive_bytes)}, "

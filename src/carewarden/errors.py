@@ -36,3 +36,8 @@ class SourceError(CarewardenError):
 class RequestError(CarewardenError):
     """A command names something that does not exist or asks for what cannot be done (an
     unknown case id, closing a closed case); the message names it. CLI exit code 2."""
+
+
+class BackupError(CarewardenError):
+    """A backup archive cannot be made, opened or trusted (a wrong key, a damaged, truncated
+    or extended archive, a checksum that does not match); the message says which."""

@@ -21,6 +21,7 @@ from rich.table import Table
 
 from carewarden import __version__
 from carewarden.cli import assets as assets_cli
+from carewarden.cli import backup as backup_cli
 from carewarden.cli import breach as breach_cli
 from carewarden.cli import cases as cases_cli
 from carewarden.cli import dr as dr_cli
@@ -77,6 +78,7 @@ app.command("vulns")(vulns_command)
 app.command("serve")(web_cli.serve_command)
 app.add_typer(web_cli.users_app, name="users")
 app.add_typer(web_cli.audit_app, name="audit")
+app.add_typer(backup_cli.app, name="backup")
 
 
 def _version(value: bool) -> None:

@@ -98,8 +98,20 @@ class Store:
 
     # -- opening -------------------------------------------------------------------------
     @classmethod
-    def open(cls, path: Path, *, read_only: bool = False) -> Store:
-        """Open (creating and migrating when writable) the store in folder ``path``."""
+    def open(
+        cls,
+        path: Path,
+        *,
+        read_only: bool = False,
+        allow_older: bool = False,
+        migrate_to: int | None = None,
+    ) -> Store:
+        """Open (creating and migrating when writable) the store in folder ``path``.
+
+        ``allow_older`` lets a read-only reader that copies the data as it is (a backup) open
+        a store whose schema is older than this version's; ``migrate_to`` stops the
+        migrations of a writable store at that version (a restore loads an archive into the
+        schema it was made with, then upgrades)."""
         db = path / DB_FILE
         if read_only and not db.exists():
             raise StoreError(f"no store at {path} (run `carewarden ingest` or `carewarden demo`)")
@@ -126,14 +138,14 @@ class Store:
         store = cls(path, con, read_only)
         if read_only:
             version = store.schema_version()
-            if version < LATEST_VERSION:
+            if version < LATEST_VERSION and not allow_older:
                 con.close()
                 raise StoreError(
                     f"the store {path} has schema version {version}; open it writable once "
                     "(e.g. `carewarden detect`) to upgrade it"
                 )
         else:
-            store.migrate()
+            store.migrate(up_to=migrate_to)
         return store
 
     def _exec(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
@@ -165,8 +177,9 @@ class Store:
         version = self._exec("SELECT max(version) FROM schema_version")[0][0]
         return int(version) if version is not None else 0
 
-    def migrate(self) -> list[int]:
-        """Apply every migration newer than the store's version; return those applied."""
+    def migrate(self, up_to: int | None = None) -> list[int]:
+        """Apply every migration newer than the store's version (up to version ``up_to``
+        when given); return those applied."""
         self._exec(
             "CREATE TABLE IF NOT EXISTS schema_version "
             "(version INTEGER PRIMARY KEY, description VARCHAR, applied_at TIMESTAMP)"
@@ -174,7 +187,7 @@ class Store:
         current = self.schema_version()
         applied = []
         for migration in MIGRATIONS:
-            if migration.version <= current:
+            if migration.version <= current or (up_to is not None and migration.version > up_to):
                 continue
             with self.transaction():
                 self._exec(migration.sql)

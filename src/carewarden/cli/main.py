@@ -22,6 +22,7 @@ from rich.table import Table
 from carewarden import __version__
 from carewarden.cli import breach as breach_cli
 from carewarden.cli import cases as cases_cli
+from carewarden.cli import gateway as gateway_cli
 from carewarden.cli import ingest as ingest_cli
 from carewarden.cli import pdp as pdp_cli
 from carewarden.cli import playbooks as playbooks_cli
@@ -61,6 +62,7 @@ app.add_typer(breach_cli.app, name="breach")
 app.add_typer(cases_cli.app, name="cases")
 app.add_typer(playbooks_cli.app, name="playbooks")
 app.add_typer(pdp_cli.app, name="pdp")
+app.add_typer(gateway_cli.app, name="gateway")
 app.add_typer(rules_cli.app, name="rules")
 app.command("evaluate")(evaluate_command)
 app.command("vulns")(vulns_command)
@@ -227,6 +229,12 @@ def detect(
     with opened, user_errors():
         result = run_detection(opened, policy=policy, site_tz=tz, cases=settings)
     summary = result.alerts
+    gateway = result.gateway_audit
+    for failure in gateway.failed:
+        console.print(f"[red]gateway audit spool not ingested:[/] {failure}", highlight=False)
+    if gateway.events and not quiet:
+        console.print(f"Ingested {gateway.events:,} FHIR gateway audit records "
+                      f"({gateway.accesses:,} patient accesses).")
     for detector_id, error in summary.failures.items():
         console.print(f"[red]detector {detector_id} failed:[/] {error}", highlight=False)
     if not quiet:

@@ -16,6 +16,7 @@ from carewarden.detect.policy import PrivacyPolicy
 from carewarden.errors import ConfigError
 from carewarden.prepare.case_settings import CaseSettings, load_case_settings
 from carewarden.prepare.correlate import CorrelationSummary, correlate
+from carewarden.services.gateway_audit import GatewayAuditIngest, ingest_gateway_audit
 from carewarden.sigma.detector import SigmaDetector
 from carewarden.store import Store
 
@@ -27,6 +28,7 @@ class DetectionRun:
     cases: CorrelationSummary
     seconds: dict[str, float] = field(default_factory=dict)  # wall time of each phase
     break_glass: int = 0  # break-the-glass decisions of the access PDP turned into alerts
+    gateway_audit: GatewayAuditIngest = field(default_factory=GatewayAuditIngest)
 
 
 def site_timezone(store: Store, requested: str | None) -> str:
@@ -57,10 +59,12 @@ def detect(
 ) -> DetectionRun:
     """Rebuild the access explanations under ``policy`` (default: the shipped one), run
     the rules (alerts already in the store are not added again), then put the alerts not yet
-    in a case into cases under ``cases`` (default: the shipped ``cases.yaml``). Break-the-glass
-    decisions the access decision point queued become alerts and review tasks first."""
+    in a case into cases under ``cases`` (default: the shipped ``cases.yaml``). First, the FHIR
+    gateway's audit spool is ingested into ``ehr_access``, and break-the-glass decisions the
+    access decision point queued become alerts and review tasks."""
     settings = cases if cases is not None else load_case_settings()
     site_tz = site_timezone(store, site_tz)
+    gateway = ingest_gateway_audit(store)
     queued = drain(store)
     loaded = PrivacyPolicy.load(policy)
     seconds: dict[str, float] = {}
@@ -81,4 +85,4 @@ def detect(
     started = time.perf_counter()
     grouped = correlate(store, settings)
     seconds["cases"] = time.perf_counter() - started
-    return DetectionRun(explained, alerts, grouped, seconds, queued)
+    return DetectionRun(explained, alerts, grouped, seconds, queued, gateway)

@@ -27,7 +27,7 @@ def test_keygen_and_token_make_an_accepted_token(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     validator = TokenValidator(FileKeys(keys / "jwks.json"), "https://idp.test",
                                "https://gw.test/fhir")
-    caller, claims = asyncio.run(validator.validate(f"Bearer {result.output.strip()}"))
+    caller, _ = asyncio.run(validator.validate(f"Bearer {result.output.strip()}"))
     assert caller.user_id == "doc" and caller.mfa_age_s is not None
     assert caller.device == {"managed": True, "encrypted": True, "patched": False,
                              "patch_age_days": 0}

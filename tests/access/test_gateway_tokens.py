@@ -111,6 +111,30 @@ def test_token_validation(keys: Keys) -> None:
         asyncio.run(validator.validate("Basic dXNlcjpwdw=="))
 
 
+def test_verified_tokens_are_remembered_while_their_key_is(tmp_path: Path, keys: Keys,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    """A token verified once is not verified again; once its key leaves the key set it is
+    refused."""
+    path = tmp_path / "jwks.json"
+    path.write_text(json.dumps(keys.jwks))
+    source = FileKeys(path)
+    validator = TokenValidator(source, ISSUER, AUDIENCE)
+    decoded = []
+    real = validator._decode
+    monkeypatch.setattr(validator, "_decode", lambda *a: decoded.append(1) or real(*a))
+    token = keys.token(alg="ES256")
+    for _ in range(3):
+        caller, _ = _validate(validator, token)
+        assert caller.user_id == "doc" and caller.mfa_age_s is not None
+    assert len(decoded) == 1
+    path.write_text(json.dumps({"keys": keys.jwks["keys"][:1]}))  # the EC key is withdrawn
+    os.utime(path, (time.time() + 5, time.time() + 5))
+    source._checked -= 2
+    with pytest.raises(TokenError, match="no key"):
+        _validate(validator, token)
+
+
 def test_file_keys_follow_the_file(tmp_path: Path, keys: Keys) -> None:
     """A rewritten JWKS file is picked up (checked at most once a second); a file that is
     not a key set is a configuration error naming it."""

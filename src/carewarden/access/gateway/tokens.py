@@ -22,7 +22,7 @@ import asyncio
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -320,10 +320,17 @@ class UrlKeys(KeySource):
 # -- validation -------------------------------------------------------------------------------
 @dataclass
 class TokenValidator:
+    """Verifies bearer tokens. A token verified once is remembered (up to ``cache_size``)
+    with the key that verified it: until it expires, and while the key source still holds
+    that very key, the same token is accepted without verifying its signature again."""
+
     keys: KeySource
     issuer: str | None
     audience: str | None
     now: Callable[[], float] = time.time
+    cache_size: int = 10_000
+    _cache: dict[str, tuple[Caller, dict[str, Any], str, jwt.PyJWK]] = field(
+        default_factory=dict, init=False, repr=False)
 
     async def validate(self, authorization: str | None) -> tuple[Caller, dict[str, Any]]:
         """The caller and the verified claims of an ``Authorization: Bearer`` header; raises
@@ -335,6 +342,16 @@ class TokenValidator:
         if scheme.lower() != "bearer" or not token:
             raise TokenError("the Authorization header is not a bearer token",
                              code="invalid_request")
+        hit = self._cache.get(token)
+        if hit is not None:
+            known, verified, used_kid, used_key = hit
+            moment = self.now()
+            nbf = verified.get("nbf", 0)
+            if (verified["exp"] > moment - LEEWAY_S
+                    and (not isinstance(nbf, int | float) or nbf <= moment + LEEWAY_S)
+                    and await self.keys.key(used_kid) is used_key):
+                return replace(known, mfa_age_s=_mfa_age(verified, moment)), verified
+            del self._cache[token]  # expired or its key changed: verified again below
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -342,8 +359,9 @@ class TokenValidator:
         alg = header.get("alg")
         if alg not in ASYMMETRIC:
             raise TokenError(f"token algorithm {alg!r} is not accepted (asymmetric only)")
-        kid = header.get("kid")
-        key = await self.keys.key(kid if isinstance(kid, str) else "")
+        named = header.get("kid")
+        kid = named if isinstance(named, str) else ""
+        key = await self.keys.key(kid)
         if key is None:
             raise TokenError(f"no key {kid!r} in the key set")
         options: dict[str, Any] = {"require": ["exp"], "verify_aud": self.audience is not None}
@@ -360,7 +378,11 @@ class TokenValidator:
                              claims=self._verified(token, key, alg)) from None
         except jwt.PyJWTError as exc:
             raise TokenError(f"token refused: {exc}") from None
-        return caller_from_claims(claims, self.now()), claims
+        caller = caller_from_claims(claims, self.now())
+        if len(self._cache) >= self.cache_size:
+            self._cache.clear()
+        self._cache[token] = (caller, claims, kid, key)
+        return caller, claims
 
     def _decode(self, token: str, key: jwt.PyJWK, alg: str,
                 options: dict[str, Any]) -> dict[str, Any]:

@@ -145,8 +145,10 @@ def test_read_of_another_type_is_decided_after_the_fetch(gw: Harness) -> None:
     assert response.status_code == 403 and b"Glucose" not in response.content
     assert gw.server.count() == 1
     assert gw.get("/Observation/obs-pat-hr").json()["id"] == "obs-pat-hr"
+    head = gw.client.head("/Observation/obs-nobody-glucose", headers=gw.keys.headers())
+    assert head.status_code == 403  # HEAD is decided like the read it stands for
     events = gw.audit()
-    assert [e["outcome"] for e in events] == ["4", "0"]
+    assert [e["outcome"] for e in events] == ["4", "0", "4"]
     assert _patients(events[0]) == ["Patient/nobody"]
     assert any(e["what"]["reference"] == "Observation/obs-nobody-glucose"
                for e in events[0]["entity"])
@@ -389,6 +391,20 @@ def test_upstream_failure_is_502_and_audited(point: DecisionPoint, tmp_path: Pat
         assert response.status_code == 502 and _issues(response)[0]["code"] == "transient"
         (event,) = gw.audit()
         assert event["outcome"] == "8"
+
+
+def test_an_access_that_cannot_be_audited_returns_nothing(
+    gw: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the audit record cannot be written (disk full), the response is withheld: a 500
+    OperationOutcome instead of the patient's data."""
+    def full(event: dict[str, Any]) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(gw.spool, "append", full)
+    response = gw.get("/Patient/pat")
+    assert response.status_code == 500 and b"Okafor" not in response.content
+    assert "could not be audited" in _issues(response)[0]["diagnostics"]
 
 
 def test_public_metadata_needs_no_token(gw: Harness) -> None:

@@ -384,7 +384,10 @@ class Gateway:
         url = self.upstream + interaction.path
         if url_params:
             url += "?" + urlencode(url_params)
-        upstream_request = self.client.build_request(request.method, url, headers=headers,
+        # HEAD is sent as GET: what it would reveal (existence, version) is decided on the
+        # body like a read's, and the server leaves the body out of the answer
+        method = "GET" if request.method == "HEAD" else request.method
+        upstream_request = self.client.build_request(method, url, headers=headers,
                                                      content=body or None)
         try:
             return await self.client.send(upstream_request, stream=True)
@@ -406,9 +409,7 @@ class Gateway:
         if "json" not in content_type:
             pre_decided = interaction.resource_type == "Patient" and interaction.kind in (
                 "read", "vread")
-            if status < 300 and request.method != "HEAD" and not (
-                pre_decided or interaction.is_write
-            ):
+            if status < 300 and not (pre_decided or interaction.is_write):
                 await upstream.aclose()
                 raise Refusal(403, "forbidden", "the response is not FHIR JSON, so the gateway "
                               "cannot decide on it; ask for application/fhir+json")
@@ -423,7 +424,7 @@ class Gateway:
                           f"upstream failed while answering: {type(exc).__name__}") from None
         finally:
             await upstream.aclose()
-        if not raw or request.method == "HEAD":
+        if not raw:
             return Response(raw, status, headers)
         try:
             document = orjson.loads(raw)

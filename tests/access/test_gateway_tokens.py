@@ -61,6 +61,8 @@ def test_smart_v2_and_v1_scopes() -> None:
     launch = _caller("patient/*.rs", patient="pat")
     assert launch.grant("Observation", "r") == Grant(patient="pat")
     assert _caller("patient/*.rs").grant("Observation", "r") is None  # no launch patient
+    assert _caller("user/Observation.rs").grant_any("s") == Grant()  # a system search
+    assert _caller("user/Observation.r").grant_any("s") is None
     assert _caller("user/*.cruds").can_see("Encounter")
     assert not _caller("user/Patient.rs").can_see("Encounter")
 

@@ -225,7 +225,10 @@ class Gateway:
             record.query = path + (f"?{request.url.query}" if request.url.query else "")
         purpose, reason = self._purpose(request, caller)
         record.purpose, record.reason = purpose, reason or None
-        grant = caller.grant(interaction.scope_type, interaction.permission, params)
+        if interaction.kind in ("search-system", "history-system"):
+            grant = caller.grant_any(interaction.permission)
+        else:
+            grant = caller.grant(interaction.scope_type, interaction.permission, params)
         if grant is None:
             record.patients = dict.fromkeys(interaction.patients, "")
             needed = f"user/{interaction.scope_type}.{interaction.permission}"

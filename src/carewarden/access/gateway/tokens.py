@@ -143,6 +143,20 @@ class Caller:
             return Grant(patient=self.launch_patient)
         return None
 
+    def grant_any(self, permission: str) -> Grant | None:
+        """The grant for a system-level search or history (and the paging links of servers
+        that page there, such as HAPI's ``?_getpages=``): ``permission`` on some type will
+        do, as the entries of types the scopes do not open are withheld."""
+        restricted = False
+        for scope in self.scopes:
+            if permission in scope.permissions and not scope.params:
+                if scope.context != "patient":
+                    return Grant()
+                restricted = True
+        if restricted and self.launch_patient:
+            return Grant(patient=self.launch_patient)
+        return None
+
     def can_see(self, resource_type: str) -> bool:
         """Whether an entry of ``resource_type`` may be returned in a search result."""
         return any(

@@ -374,7 +374,9 @@ def test_unsupported_requests_are_refused_and_audited(gw: Harness) -> None:
         gw.client.get("/patient/pat", headers=headers),
         gw.client.get("/Patient/pat", headers={**headers, "Accept": "application/fhir+xml"}),
     ]
-    assert [a.status_code for a in answers] == [403, 403, 400, 400, 404, 406]
+    answers.append(gw.client.post("/Observation", content=b" " * (16 << 20 | 1),
+                                  headers=headers))
+    assert [a.status_code for a in answers] == [403, 403, 400, 400, 404, 406, 413]
     assert all(_issues(a) for a in answers)
     assert gw.server.count() == 0
     assert len(gw.audit()) == len(answers)

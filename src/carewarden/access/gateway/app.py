@@ -205,11 +205,7 @@ class Gateway:
     async def _handle(self, request: Request, path: str, record: AuditRecord) -> Response:
         url_params = parse_qsl(request.url.query, keep_blank_values=True)
         caller = await self._caller(request, path, url_params, record)
-        body = b""
-        if request.method in ("POST", "PUT", "PATCH"):
-            body = await request.body()
-            if len(body) > MAX_BODY:
-                raise Refusal(413, "too-costly", f"request body over {MAX_BODY:,} bytes")
+        body = await _body(request) if request.method in ("POST", "PUT", "PATCH") else b""
         params = list(url_params)
         if path.endswith("/_search") and "form" in request.headers.get("content-type", ""):
             params += parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
@@ -558,6 +554,20 @@ class Gateway:
                 "audited": self.settings.spool.written}
         return Response(orjson.dumps(body), 200 if decider.get("ready") else 503,
                         media_type="application/json")
+
+
+async def _body(request: Request) -> bytes:
+    """The request body, refused (413) past MAX_BODY without reading it all."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise Refusal(413, "too-costly", f"request body over {MAX_BODY:,} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise Refusal(413, "too-costly", f"request body over {MAX_BODY:,} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _entry_action(interaction: Interaction, rtype: str | None) -> str:

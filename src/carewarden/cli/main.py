@@ -26,6 +26,7 @@ from carewarden.cli import breach as breach_cli
 from carewarden.cli import cases as cases_cli
 from carewarden.cli import dr as dr_cli
 from carewarden.cli import exercise as exercise_cli
+from carewarden.cli import gateway as gateway_cli
 from carewarden.cli import ingest as ingest_cli
 from carewarden.cli import pdp as pdp_cli
 from carewarden.cli import playbooks as playbooks_cli
@@ -69,6 +70,7 @@ app.add_typer(dr_cli.app, name="dr")
 app.add_typer(playbooks_cli.app, name="playbooks")
 app.add_typer(exercise_cli.app, name="exercise")
 app.add_typer(pdp_cli.app, name="pdp")
+app.add_typer(gateway_cli.app, name="gateway")
 app.add_typer(rules_cli.app, name="rules")
 app.add_typer(procurement_cli.app, name="procurement")
 app.add_typer(segmentation_cli.app, name="segmentation")
@@ -256,6 +258,12 @@ def detect(
     with opened, user_errors():
         result = run_detection(opened, policy=policy, site_tz=tz, cases=settings)
     summary = result.alerts
+    gateway = result.gateway_audit
+    for failure in gateway.failed:
+        console.print(f"[red]gateway audit spool not ingested:[/] {failure}", highlight=False)
+    if gateway.events and not quiet:
+        console.print(f"Ingested {gateway.events:,} FHIR gateway audit records "
+                      f"({gateway.accesses:,} patient accesses).")
     for detector_id, error in summary.failures.items():
         console.print(f"[red]detector {detector_id} failed:[/] {error}", highlight=False)
     if not quiet:

@@ -51,12 +51,14 @@ _ACTION_BY_SUBTYPE = {
     "search": "search",
     "search-type": "search",
     "search-system": "search",
+    "search-compartment": "search",
     "create": "create",
     "update": "update",
     "patch": "update",
     "delete": "delete",
     "$export": "export",
     "export": "export",
+    "$everything": "export",
 }
 _ACTION_BY_CODE = {"C": "create", "R": "read", "U": "update", "D": "delete", "E": "execute"}
 

@@ -47,8 +47,10 @@ _SUBTYPE_CASE = """CASE r.subtype[1].code
     WHEN 'read' THEN 'read' WHEN 'vread' THEN 'read' WHEN 'history-instance' THEN 'read'
     WHEN 'history-type' THEN 'read' WHEN 'search' THEN 'search'
     WHEN 'search-type' THEN 'search' WHEN 'search-system' THEN 'search'
+    WHEN 'search-compartment' THEN 'search'
     WHEN 'create' THEN 'create' WHEN 'update' THEN 'update' WHEN 'patch' THEN 'update'
-    WHEN 'delete' THEN 'delete' WHEN '$export' THEN 'export' WHEN 'export' THEN 'export' END"""
+    WHEN 'delete' THEN 'delete' WHEN '$export' THEN 'export' WHEN 'export' THEN 'export'
+    WHEN '$everything' THEN 'export' END"""
 _ACTION_CASE = """CASE r.action WHEN 'C' THEN 'create' WHEN 'R' THEN 'read'
     WHEN 'U' THEN 'update' WHEN 'D' THEN 'delete' WHEN 'E' THEN 'execute' END"""
 

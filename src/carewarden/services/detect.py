@@ -22,6 +22,7 @@ from carewarden.prepare.correlate import CorrelationSummary, correlate
 from carewarden.services.assets import run_discovery
 from carewarden.services.dr import ReadinessDetector, has_inventory
 from carewarden.services.segmentation import detector_for
+from carewarden.services.gateway_audit import GatewayAuditIngest, ingest_gateway_audit
 from carewarden.sigma.detector import SigmaDetector
 from carewarden.store import Store
 
@@ -34,6 +35,7 @@ class DetectionRun:
     seconds: dict[str, float] = field(default_factory=dict)  # wall time of each phase
     break_glass: int = 0  # break-the-glass decisions of the access PDP turned into alerts
     assets: DiscoverySummary | None = None  # the device inventory, rebuilt
+    gateway_audit: GatewayAuditIngest = field(default_factory=GatewayAuditIngest)
 
 
 def site_timezone(store: Store, requested: str | None) -> str:
@@ -65,13 +67,15 @@ def detect(
 ) -> DetectionRun:
     """Rebuild the access explanations under ``policy`` (default: the shipped one), run
     the rules (alerts already in the store are not added again), then put the alerts not yet
-    in a case into cases under ``cases`` (default: the shipped ``cases.yaml``). Break-the-glass
-    decisions the access decision point queued become alerts and review tasks first. The
-    disaster-recovery inventory, where one was imported, is assessed at ``dr_at`` (default
-    now) and its findings become alerts (``services/dr.py``). With a segmentation policy saved
-    in the store, observed flows are checked too."""
+    in a case into cases under ``cases`` (default: the shipped ``cases.yaml``). First, the FHIR
+    gateway's audit spool is ingested into ``ehr_access``, and break-the-glass decisions the
+    access decision point queued become alerts and review tasks. The disaster-recovery
+    inventory, where one was imported, is assessed at ``dr_at`` (default now) and its findings
+    become alerts (``services/dr.py``). With a segmentation policy saved in the store, observed
+    flows are checked too."""
     settings = cases if cases is not None else load_case_settings()
     site_tz = site_timezone(store, site_tz)
+    gateway = ingest_gateway_audit(store)
     queued = drain(store)
     loaded = PrivacyPolicy.load(policy)
     seconds: dict[str, float] = {}
@@ -104,4 +108,6 @@ def detect(
     started = time.perf_counter()
     grouped = correlate(store, settings)
     seconds["cases"] = time.perf_counter() - started
-    return DetectionRun(explained, alerts, grouped, seconds, queued, inventory)
+    return DetectionRun(
+        explained, alerts, grouped, seconds, queued, inventory, gateway_audit=gateway
+    )

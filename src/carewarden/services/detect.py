@@ -21,8 +21,8 @@ from carewarden.prepare.case_settings import CaseSettings, load_case_settings
 from carewarden.prepare.correlate import CorrelationSummary, correlate
 from carewarden.services.assets import run_discovery
 from carewarden.services.dr import ReadinessDetector, has_inventory
-from carewarden.services.segmentation import detector_for
 from carewarden.services.gateway_audit import GatewayAuditIngest, ingest_gateway_audit
+from carewarden.services.segmentation import detector_for
 from carewarden.sigma.detector import SigmaDetector
 from carewarden.store import Store
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from carewarden.services.cases import ALERT_RISK, Preparedness, list_cases, preparedness
+from carewarden.services.endpoint import HostFindings, sigma_findings
 from carewarden.store import SourceFile, Store
 
 
@@ -45,6 +46,7 @@ class Overview:
     top_alerts: list[dict[str, Any]] = field(default_factory=list)
     explained: dict[str, int] = field(default_factory=dict)  # accesses by explanation
     preparedness: Preparedness | None = None
+    endpoint: list[HostFindings] = field(default_factory=list)  # Sigma alerts by host
 
     @property
     def explained_share(self) -> float | None:
@@ -52,6 +54,7 @@ class Overview:
         return (total - self.explained.get("unexplained", 0)) / total if total else None
 
 
+PRIVACY_PREFIX = "privacy."  # the privacy section ranks the user cases holding privacy alerts
 RISK = f"least(100, {ALERT_RISK})"
 """A user's risk over a group of their alerts (see :class:`UserRisk`)."""
 
@@ -89,8 +92,9 @@ def overview(store: Store, *, top: int = 10, now: dt.datetime | None = None) -> 
             days=c.days,
             explanations=c.explanations,
         )
-        for c in list_cases(store, entity_kind="user", limit=top, now=now)
-    ]
+        for c in list_cases(store, entity_kind="user", now=now)
+        if any(rule.startswith(PRIVACY_PREFIX) for rule in c.rules)
+    ][:top]
     explained = dict(
         store.query(
             "SELECT coalesce(reason, 'unexplained'), accesses FROM explanation_summary "
@@ -119,4 +123,5 @@ def overview(store: Store, *, top: int = 10, now: dt.datetime | None = None) -> 
         top_alerts=alerts,
         explained={str(k): int(v) for k, v in explained.items()},
         preparedness=preparedness(store, now=now, top=top),
+        endpoint=sigma_findings(store),
     )

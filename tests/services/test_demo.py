@@ -26,6 +26,16 @@ def test_demo_synthesizes_ingests_detects_and_reports(tmp_path: Path) -> None:
     assert result.overview.tables["ehr_access"] == result.synth.accesses
     html = result.report.read_text("utf-8")
     assert "Carewarden demo" in html and "Cases: users by risk" in html
+    # the estate's telemetry: ingested cleanly, Sigma findings on the three attacked hosts
+    assert result.intrusion is not None and "Endpoint and network detections" in html
+    assert all(s.total("quarantined") == 0 and not s.failed for s in result.telemetry)
+    assert {h.host.split(".")[0][:7] for h in result.overview.endpoint} == {
+        "NURS-WS",
+        "FS01",
+        "PACS01",
+    }
+    assert all(u.rules and any(r.startswith("privacy.") for r in u.rules)
+               for u in result.overview.top_users)
     labels_path = tmp_path / "hospital" / "labels.jsonl"
     labels = [json.loads(x) for x in labels_path.read_text().splitlines() if x]
     with Store.open(tmp_path / "store", read_only=True) as store:
@@ -53,6 +63,7 @@ def test_demo_command_prints_summary_and_report_path(tmp_path: Path) -> None:
     result = runner.invoke(app, ["demo", "--out", str(tmp_path), "--beds", "20", "--days", "2"])
     assert result.exit_code == 0, result.output
     assert "alerts by rule" in result.output
+    assert "Endpoint and network telemetry" in result.output and "FS01" in result.output
     assert f"Report: {tmp_path / 'report.html'}" in result.output
     assert (tmp_path / "report.html").exists()
 

@@ -103,3 +103,11 @@ def test_rules_import_builtin_command(tmp_path: Path) -> None:
     neither = runner.invoke(app, ["rules", "import", "--store", store])
     both = runner.invoke(app, ["rules", "import", str(tmp_path), "--builtin", "--store", store])
     assert neither.exit_code == both.exit_code == 2
+
+
+def test_readme_counts_the_pack() -> None:
+    """The README's worked example prints the pack's real size."""
+    readme = (ROOT / "README.md").read_text("utf-8")
+    count = len(pack_files())
+    assert f"{count} rules: {count} compiled (100.0%), 0 failed." in readme
+    assert f"Built-in Sigma pack: {count} SigmaHQ rules" in readme

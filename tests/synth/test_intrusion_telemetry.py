@@ -184,3 +184,20 @@ def test_bad_configuration_is_refused(tmp_path: Path) -> None:
         generate_intrusion(tmp_path, IntrusionConfig(days=2, attack_day=2))
     with pytest.raises(ValueError, match="nursing"):
         generate_intrusion(tmp_path, IntrusionConfig(nursing_workstations=0))
+
+
+def test_readme_figures_are_those_of_the_demo_estate(tmp_path: Path) -> None:
+    """The README's demo line counts the records of seed 1 over 7 days (Windows events plus
+    Zeek records) and names 9 hosts."""
+    result = generate_intrusion(tmp_path, IntrusionConfig(seed=1, days=7))
+    zeek = sum(
+        1
+        for path in result.zeek_files
+        for line in path.read_text("utf-8").splitlines()
+        if line and not line.startswith("#")
+    )
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text("utf-8")
+    assert (
+        f"{result.events + zeek:,} Windows and Zeek records from {len(result.hosts)} hosts"
+        in readme
+    )

@@ -936,9 +936,9 @@ def _attack(e: _Estate, w: _World, day: dt.date, tz: ZoneInfo) -> None:
     nurse = w.users[victim_host.name][rng.randrange(3)]
     who = nurse.qualified
     base = _local(tz, day, 10 * 3600 + rng.randrange(1800))
-    # The nurse is at the workstation (a local administrator: a legacy device-driver install
-    # left her account in the local Administrators group).
-    e.logon(base - 1800, victim_host, nurse, 2, step="1")
+    # The nurse is at the workstation, logged on as a local administrator (a legacy
+    # device-driver install left the account in the local Administrators group).
+    e.logon(base - 1800, victim_host, nurse, 2)
     explorer = e.process(base - 1795, victim_host, "C:\\Windows\\explorer.exe",
                          "C:\\Windows\\Explorer.EXE", None, who, directory="C:\\Windows\\")
     outlook = e.process(base - 1700, victim_host, f"{OFFICE}OUTLOOK.EXE",

@@ -178,6 +178,22 @@ def test_report_lists_findings_by_host_with_credit(run: Run) -> None:
     assert 'src="http' not in html and 'href="http' not in html
 
 
+
+def test_report_shows_the_admin_share_mappings_zeek_saw(run: Run) -> None:
+    """The SMB mappings of C$ and ADMIN$ on both servers, from the compromised workstation
+    named by its Sysmon network events; no ordinary share, no IPC$."""
+    figures = overview(run.store)
+    workstation = next(r["host"] for r in run.truth if r["step"] == 1)
+    mapped = {(m.source, m.target, m.share) for m in figures.admin_shares}
+    assert mapped == {
+        (workstation, f"{server}.hosp.example", f"\\\\{server}\\{share}")
+        for server in ("FS01", "PACS01")
+        for share in ("C$", "ADMIN$")
+    }
+    html = render_report(figures)
+    assert "administrative shares mapped over SMB" in html and "\\\\PACS01\\ADMIN$" in html
+
+
 def test_bad_configuration_is_refused(tmp_path: Path) -> None:
     """An attack day outside the period, or no nursing workstation, is a clear error."""
     with pytest.raises(ValueError, match="attack_day"):

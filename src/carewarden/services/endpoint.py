@@ -1,6 +1,7 @@
 """Endpoint and network detections: the Sigma alerts of the store by host, with their ATT&CK
 tactics and techniques and the credit the Detection Rule License asks for (the rule's author
-and a link to the rule)."""
+and a link to the rule); and, from the network sensor, the SMB mappings of administrative
+shares (``C$``, ``ADMIN$``…), the trail lateral movement leaves on the wire."""
 
 from __future__ import annotations
 
@@ -33,6 +34,9 @@ TACTICS = (
 SEVERITY_RANK = {"critical": 4, "high": 3, "medium": 2, "low": 1, "info": 0}
 _ID = re.compile(r"^[TGS]\d{4}")
 _URL = re.compile(r"https?://\S+")
+SYSMON = "Microsoft-Windows-Sysmon/Operational"
+# \\HOST\C$, \\HOST\ADMIN$ (not IPC$ or a named share)
+ADMIN_SHARE = r"^\\\\[^\\]+\\([A-Za-z]|ADMIN)\$$"
 
 
 @dataclass(frozen=True)
@@ -116,3 +120,46 @@ def sigma_findings(store: Store) -> list[HostFindings]:
         )
         hosts.setdefault(finding.host, HostFindings(finding.host)).findings.append(finding)
     return list(hosts.values())
+
+
+@dataclass(frozen=True)
+class ShareMapping:
+    """SMB mappings of one administrative share from one source, as Zeek saw them."""
+
+    source: str  # the host whose Sysmon network events carry the address, else the address
+    target: str
+    share: str
+    sessions: int
+    first_seen: dt.datetime
+    last_seen: dt.datetime
+
+
+def admin_share_mappings(store: Store) -> list[ShareMapping]:
+    """Zeek ``smb_mapping`` records of administrative shares, by source, target and share,
+    the earliest first; addresses are named after the Windows host that used them."""
+    names = {
+        str(ip): str(host)
+        for ip, host in store.query(
+            "SELECT src_ip, min(host) FROM security_event WHERE channel = ? AND event_id = 3 "
+            "AND src_ip IS NOT NULL AND host IS NOT NULL GROUP BY src_ip",
+            [SYSMON],
+        )
+    }
+    rows = store.query(
+        "SELECT src_ip, dst_ip, share, count(*), min(time), max(time) FROM ("
+        "  SELECT src_ip, dst_ip, time, json_extract_string(raw, '$.path') AS share"
+        "  FROM security_event WHERE provider = 'zeek/smb_mapping'"
+        ") WHERE regexp_matches(share, ?) GROUP BY ALL ORDER BY min(time), 1, 2, 3",
+        [ADMIN_SHARE],
+    )
+    return [
+        ShareMapping(
+            source=names.get(str(src), str(src)),
+            target=names.get(str(dst), str(dst)),
+            share=str(share),
+            sessions=int(sessions),
+            first_seen=first,
+            last_seen=last,
+        )
+        for src, dst, share, sessions, first, last in rows
+    ]

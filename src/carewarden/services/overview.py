@@ -7,7 +7,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from carewarden.services.cases import ALERT_RISK, Preparedness, list_cases, preparedness
-from carewarden.services.endpoint import HostFindings, sigma_findings
+from carewarden.services.endpoint import (
+    HostFindings,
+    ShareMapping,
+    admin_share_mappings,
+    sigma_findings,
+)
 from carewarden.store import SourceFile, Store
 
 
@@ -47,6 +52,7 @@ class Overview:
     explained: dict[str, int] = field(default_factory=dict)  # accesses by explanation
     preparedness: Preparedness | None = None
     endpoint: list[HostFindings] = field(default_factory=list)  # Sigma alerts by host
+    admin_shares: list[ShareMapping] = field(default_factory=list)  # Zeek SMB admin shares
 
     @property
     def explained_share(self) -> float | None:
@@ -124,4 +130,5 @@ def overview(store: Store, *, top: int = 10, now: dt.datetime | None = None) -> 
         explained={str(k): int(v) for k, v in explained.items()},
         preparedness=preparedness(store, now=now, top=top),
         endpoint=sigma_findings(store),
+        admin_shares=admin_share_mappings(store),
     )

@@ -875,6 +875,9 @@ def _server_day(e: _Estate, w: _World, host: Host, day: dt.date, tz: ZoneInfo, f
         _local(tz, day, 3 * 3600 + 800), host, defender, "0x1010",
         f"C:\\Windows\\SYSTEM32\\ntdll.dll+9d4c4|{DEFENDER}MpSvc.dll+1a2b3",
     )
+    t = _local(tz, day, 3 * 3600 + 900)  # the server's own Kerberos ticket renewal
+    e.network(t, host, svchost, w.dc.ip, 88, dst_name=w.dc.fqdn)
+    e.conn(t, host.ip, w.dc.ip, 88, service="krb_tcp", sent=1500, received=1400)
     if host.role == "fileserver":
         # the nightly backup: Windows Server Backup, then pruning to 14 versions
         t = _local(tz, day, 1 * 3600 + rng.randrange(600))

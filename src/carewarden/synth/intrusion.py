@@ -241,6 +241,7 @@ class _Estate:
         self.conns: list[_Conn] = []
         self.seq = 0
         self.logon_ids: dict[tuple[str, str], str] = {}
+        self.sids: dict[str, str] = {}  # account name -> SID
 
     # identifiers -------------------------------------------------------------------------
     def guid(self) -> str:
@@ -335,7 +336,9 @@ class _Estate:
             SECURITY,
             4688,
             {
-                "SubjectUserSid": "S-1-5-18" if user == SYSTEM_USER else host.sid + "-1104",
+                "SubjectUserSid": "S-1-5-18"
+                if user == SYSTEM_USER
+                else self.sids.get(name_only, f"{host.sid}-500"),
                 "SubjectUserName": name_only,
                 "SubjectDomainName": domain,
                 "SubjectLogonId": logon,
@@ -478,32 +481,39 @@ class _Estate:
         step: str | None = None,
         package: str = "Kerberos",
     ) -> None:
-        """4624 (and 4672 for an administrator)."""
+        """4624 (and 4672 for an administrator). Types 2, 5, 7 and 11 are local (the
+        computer account is the subject), 3 and 10 come from ``source``."""
         logon_id = self.logon_id(host, account.name)
+        local = logon_type in (2, 5, 7, 11)
+        process = "Advapi  " if logon_type == 5 else "User32 "
         self.add(
             t,
             host,
             SECURITY,
             4624,
             {
-                "SubjectUserSid": "S-1-5-18" if logon_type in (2, 7, 11) else "S-1-0-0",
-                "SubjectUserName": f"{host.name}$" if logon_type in (2, 7, 11) else "-",
-                "SubjectDomainName": DOMAIN if logon_type in (2, 7, 11) else "-",
-                "SubjectLogonId": "0x3e7" if logon_type in (2, 7, 11) else "0x0",
+                "SubjectUserSid": "S-1-5-18" if local else "S-1-0-0",
+                "SubjectUserName": f"{host.name}$" if local else "-",
+                "SubjectDomainName": DOMAIN if local else "-",
+                "SubjectLogonId": "0x3e7" if local else "0x0",
                 "TargetUserSid": account.sid,
                 "TargetUserName": account.name,
                 "TargetDomainName": DOMAIN,
                 "TargetLogonId": logon_id,
                 "LogonType": str(logon_type),
-                "LogonProcessName": "User32 " if logon_type in (2, 7, 11) else package,
-                "AuthenticationPackageName": "Negotiate" if logon_type in (2, 7) else package,
+                "LogonProcessName": process if local else package,
+                "AuthenticationPackageName": "Negotiate" if local else package,
                 "WorkstationName": source.name if source else host.name,
                 "LogonGuid": self.guid(),
                 "TransmittedServices": "-",
                 "LmPackageName": "NTLM V2" if package == "NTLM" else "-",
                 "KeyLength": "128" if package == "NTLM" else "0",
-                "ProcessId": "0x2a8" if logon_type in (2, 7, 11) else "0x0",
-                "ProcessName": f"{SYS32}svchost.exe" if logon_type in (2, 7, 11) else "-",
+                "ProcessId": ("0x26c" if logon_type == 5 else "0x2a8") if local else "0x0",
+                "ProcessName": (
+                    f"{SYS32}services.exe" if logon_type == 5 else f"{SYS32}svchost.exe"
+                )
+                if local
+                else "-",
                 "IpAddress": source.ip if source else "127.0.0.1",
                 "IpPort": str(self.port()) if source else "0",
                 "ImpersonationLevel": "%%1833",
@@ -1278,6 +1288,13 @@ def generate_intrusion(out_dir: Path, config: IntrusionConfig) -> IntrusionResul
     tz = ZoneInfo(config.site_tz)
     world = _world(config, rng)
     estate = _Estate(rng)
+    for account in (
+        *(a for users in world.users.values() for a in users),
+        world.admin,
+        world.backup,
+        world.pacs_service,
+    ):
+        estate.sids[account.name] = account.sid
     for k in range(config.days):
         day = config.start + dt.timedelta(days=k)
         for host in world.workstations:

@@ -21,8 +21,8 @@ mail attachment and the intrusion runs its course:
    and ``\\\\*\\C$`` share access, the ``PSEXESVC`` service, the payload copied to
    ``C:\\Users\\Public``, a scheduled task for the night) (T1021.002, T1569.002, T1570);
 4. inhibiting recovery on both servers at night: ``vssadmin delete shadows /all /quiet``,
-   ``wmic shadowcopy delete``, ``bcdedit … recoveryenabled no``, ``wbadmin delete catalog``,
-   ``wevtutil cl Security`` (T1490, T1070.001);
+   ``wmic shadowcopy delete``, ``bcdedit … recoveryenabled no``, ``wbadmin delete catalog``
+   and ``… systemstatebackup -keepVersions:0``, ``wevtutil cl Security`` (T1490, T1070.001);
 5. encryption: files renamed with a ransomware extension, a ransom note in every folder,
    the logon legal notice and the wallpaper set to the ransom message (T1486, T1491.001).
 

@@ -32,6 +32,16 @@ def test_demo_synthesizes_ingests_detects_and_reports(tmp_path: Path) -> None:
     assert dr is not None and dr.at == result.dr.snapshot.taken_at
     assert sorted(s.system for s in dr.systems if not s.ready) == ["Active Directory", "PACS"]
     assert "Disaster-recovery readiness" in html and "Active Directory" in html
+    # the estate's telemetry: ingested cleanly, Sigma findings on the three attacked hosts
+    assert result.intrusion is not None and "Endpoint and network detections" in html
+    assert all(s.total("quarantined") == 0 and not s.failed for s in result.telemetry)
+    assert {h.host.split(".")[0][:7] for h in result.overview.endpoint} == {
+        "NURS-WS",
+        "FS01",
+        "PACS01",
+    }
+    assert all(u.rules and any(r.startswith("privacy.") for r in u.rules)
+               for u in result.overview.top_users)
     labels_path = tmp_path / "hospital" / "labels.jsonl"
     labels = [json.loads(x) for x in labels_path.read_text().splitlines() if x]
     with Store.open(tmp_path / "store", read_only=True) as store:
@@ -59,6 +69,7 @@ def test_demo_command_prints_summary_and_report_path(tmp_path: Path) -> None:
     result = runner.invoke(app, ["demo", "--out", str(tmp_path), "--beds", "20", "--days", "2"])
     assert result.exit_code == 0, result.output
     assert "alerts by rule" in result.output
+    assert "Endpoint and network telemetry" in result.output and "FS01" in result.output
     assert f"Report: {tmp_path / 'report.html'}" in result.output
     assert "DR readiness: 5 of 7 systems ready, not ready: Active Directory, PACS" in result.output
     assert (tmp_path / "report.html").exists()

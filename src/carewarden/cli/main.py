@@ -554,6 +554,15 @@ def demo(
         f"({figures.tables['ehr_access']:,} EHR accesses) from {len(result.ingest.files)} files; "
         f"{result.ingest.total('quarantined'):,} quarantined."
     )
+    if result.intrusion is not None:
+        records = sum(summary.total("records") for summary in result.telemetry)
+        hits = ", ".join(f"{h.host} ({len(h.findings)} rules)" for h in figures.endpoint)
+        console.print(
+            f"Endpoint and network telemetry: {records:,} Windows and Zeek records from "
+            f"{len(result.intrusion.hosts)} hosts, with an injected ransomware intrusion; "
+            f"Sigma findings (built-in SigmaHQ pack): {hits or 'none'}.",
+            highlight=False,
+        )
     by_rule = Table(title="alerts by rule", show_edge=False)
     for column in ("rule", "title", "severity", "alerts"):
         by_rule.add_column(column, justify="right" if column == "alerts" else "left")

@@ -19,7 +19,7 @@ from carewarden.cli.common import (
     open_store,
     user_errors,
 )
-from carewarden.services.rules import import_rules, list_rules
+from carewarden.services.rules import import_builtin_rules, import_rules, list_rules
 
 app = typer.Typer(
     help="Sigma rules: import a rule folder, list what compiled.", no_args_is_help=True
@@ -29,8 +29,17 @@ app = typer.Typer(
 @app.command("import")
 def import_command(
     folder: Annotated[
-        Path, typer.Argument(help="A SigmaHQ checkout (its rules* folders) or a rule folder.")
-    ],
+        Path | None,
+        typer.Argument(help="A SigmaHQ checkout (its rules* folders) or a rule folder."),
+    ] = None,
+    builtin: Annotated[
+        bool,
+        typer.Option(
+            "--builtin",
+            help="Import Carewarden's built-in pack of SigmaHQ rules (Detection Rule License "
+            "1.1) instead of a folder.",
+        ),
+    ] = False,
     source: Annotated[
         str | None,
         typer.Option(help="Name of the rule source in alert references (default: the folder)."),
@@ -38,11 +47,18 @@ def import_command(
     store: StoreOption = None,
     quiet: QuietOption = False,
 ) -> None:
-    """Compile every rule and store it; rules that cannot compile are stored with the reason."""
-    if not folder.exists():
+    """Compile every rule and store it; rules that cannot compile are stored with the reason.
+
+    Importing the same rules again replaces them: alerts are never duplicated."""
+    if builtin == (folder is not None):
+        fail("give a rule FOLDER or --builtin (one of them)", EXIT_USAGE)
+    if folder is not None and not folder.exists():
         fail(f"no such folder: {folder}", EXIT_USAGE)
     with open_store(store) as opened, user_errors():
-        summary = import_rules(opened, folder, source)
+        if folder is None:
+            summary = import_builtin_rules(opened)
+        else:
+            summary = import_rules(opened, folder, source)
     if quiet:
         return
     rate = summary.compiled / summary.total if summary.total else 0.0

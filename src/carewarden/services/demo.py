@@ -1,8 +1,11 @@
-"""`carewarden demo`: synthesize a hospital and its device fleet, ingest them and the
-backup inventory, run every detection, write a report.
+"""`carewarden demo`: synthesize a hospital, its device fleet and its Windows estate, ingest
+them and the backup inventory, run every detection, write a report.
 
-The synthetic data describe a fixed past period, so disaster-recovery readiness is assessed
-as of the inventory's own time (the morning after the period), not today."""
+Beside the EHR data, the demo writes the estate's endpoint and network telemetry with an
+injected ransomware intrusion (:mod:`carewarden.synth.intrusion`), imports the built-in Sigma
+pack and ingests the telemetry, so the report shows Sigma findings on a fresh clone. The
+synthetic data describe a fixed past period, so disaster-recovery readiness is assessed as of
+the inventory's own time (the morning after the period), not today."""
 
 from __future__ import annotations
 
@@ -23,6 +26,9 @@ from carewarden.services.vulns import MatchSummary, match
 from carewarden.store import Store
 from carewarden.synth import SynthConfig, SynthResult, generate
 from carewarden.synth.fleet import FleetResult, generate_fleet
+from carewarden.services.rules import import_builtin_rules
+from carewarden.synth.intrusion import IntrusionConfig, IntrusionResult, generate_intrusion
+from carewarden.telemetry.winjson import WinJsonConnector
 from carewarden.telemetry.zeek import ZeekConnector
 
 # step(name) is called as each stage starts; synth_progress(done_days, total_days)
@@ -41,6 +47,27 @@ class DemoResult:
     fleet: FleetResult | None = None
     network: list[IngestSummary] = field(default_factory=list)  # Zeek, SBOMs, advisories
     vulns: MatchSummary | None = None
+    intrusion: IntrusionResult | None = None
+    telemetry: list[IngestSummary] = field(default_factory=list)
+
+
+def synthesize_telemetry(out_dir: Path, config: SynthConfig) -> IntrusionResult:
+    """The estate's Windows and Zeek telemetry over the hospital's period, with the intrusion."""
+    return generate_intrusion(
+        out_dir / "telemetry",
+        IntrusionConfig(
+            seed=config.seed, start=config.start, days=config.days, site_tz=config.site_tz
+        ),
+    )
+
+
+def ingest_telemetry(store: Store, telemetry: IntrusionResult) -> list[IngestSummary]:
+    """Import the built-in Sigma pack, then ingest the Windows events and the Zeek logs."""
+    import_builtin_rules(store)
+    return [
+        ingest(store, WinJsonConnector(), telemetry.windows_files),
+        ingest(store, ZeekConnector(), telemetry.zeek_files),
+    ]
 
 
 def run_demo(
@@ -53,7 +80,8 @@ def run_demo(
     fleet: bool = True,
 ) -> DemoResult:
     """The demo in ``out_dir`` (``hospital/``, ``network/`` with the device fleet unless
-    ``fleet`` is False, ``report.html``) with its store in ``store_dir``."""
+    ``fleet`` is False, ``telemetry/`` with the Windows estate, ``report.html``) with its store
+    in ``store_dir``."""
     seconds: dict[str, float] = {}
 
     def stage(name: str) -> float:
@@ -69,6 +97,10 @@ def run_demo(
         started = stage("synthesizing the device fleet")
         devices = generate_fleet(out_dir / "network", config)
         seconds["fleet"] = time.perf_counter() - started
+
+    started = stage("synthesizing endpoint and network telemetry")
+    telemetry = synthesize_telemetry(out_dir, config)
+    seconds["telemetry"] = time.perf_counter() - started
 
     with Store.open(store_dir) as store:
         started = stage("ingesting FHIR")
@@ -90,6 +122,10 @@ def run_demo(
             vulns = match(store)
             seconds["network"] = time.perf_counter() - started
 
+        started = stage("ingesting endpoint and network telemetry")
+        telemetry_ingested = ingest_telemetry(store, telemetry)
+        seconds["ingest telemetry"] = time.perf_counter() - started
+
         started = stage("running detections")
         detected = detect(store, site_tz=config.site_tz, dr_at=dr_at)
         seconds["detect"] = time.perf_counter() - started
@@ -102,5 +138,16 @@ def run_demo(
         )
         seconds["report"] = time.perf_counter() - started
     return DemoResult(
-        synth, ingested, detected, figures, report, seconds, dr, devices, network, vulns
+        synth,
+        ingested,
+        detected,
+        figures,
+        report,
+        seconds,
+        dr=dr,
+        fleet=devices,
+        network=network,
+        vulns=vulns,
+        intrusion=telemetry,
+        telemetry=telemetry_ingested,
     )

@@ -12,6 +12,12 @@ from carewarden.services.dr import DrStatus, dr_status
 from carewarden.services.exercises import ExerciseReadiness, exercise_readiness
 from carewarden.services.segmentation import SegmentationSummary
 from carewarden.services.segmentation import summary as segmentation_summary
+from carewarden.services.endpoint import (
+    HostFindings,
+    ShareMapping,
+    admin_share_mappings,
+    sigma_findings,
+)
 from carewarden.store import SourceFile, Store
 
 
@@ -54,6 +60,8 @@ class Overview:
     dr: DrStatus | None = None  # disaster-recovery readiness; None: no inventory imported
     segmentation: SegmentationSummary | None = None  # IoMT network segmentation
     assets_by_class: list[ClassCount] = field(default_factory=list)  # the device inventory
+    endpoint: list[HostFindings] = field(default_factory=list)  # Sigma alerts by host
+    admin_shares: list[ShareMapping] = field(default_factory=list)  # Zeek SMB admin shares
 
     @property
     def explained_share(self) -> float | None:
@@ -61,6 +69,7 @@ class Overview:
         return (total - self.explained.get("unexplained", 0)) / total if total else None
 
 
+PRIVACY_PREFIX = "privacy."  # the privacy section ranks the user cases holding privacy alerts
 RISK = f"least(100, {ALERT_RISK})"
 """A user's risk over a group of their alerts (see :class:`UserRisk`)."""
 
@@ -105,8 +114,9 @@ def overview(
             days=c.days,
             explanations=c.explanations,
         )
-        for c in list_cases(store, entity_kind="user", limit=top, now=now)
-    ]
+        for c in list_cases(store, entity_kind="user", now=now)
+        if any(rule.startswith(PRIVACY_PREFIX) for rule in c.rules)
+    ][:top]
     explained = dict(
         store.query(
             "SELECT coalesce(reason, 'unexplained'), accesses FROM explanation_summary "
@@ -139,4 +149,6 @@ def overview(
         dr=dr_status(store, dr_at or now),
         segmentation=segmentation_summary(store, top=top),
         assets_by_class=inventory_by_class(store),
+        endpoint=sigma_findings(store),
+        admin_shares=admin_share_mappings(store),
     )

@@ -1,5 +1,10 @@
 """``carewarden rules import|list``: Sigma rules into the store, compiled once, and the
-list of what compiled and why the rest did not."""
+list of what compiled and why the rest did not.
+
+The built-in pack (``sigma/builtin``: a few dozen SigmaHQ rules copied unchanged, under the
+Detection Rule License 1.1) is imported with :func:`import_builtin_rules`; its alerts link
+each rule to its file in the SigmaHQ repository at the commit it was taken from.
+"""
 
 from __future__ import annotations
 
@@ -33,9 +38,24 @@ def reason_group(error: str) -> str:
     return re.sub(r"'[^']*'|\"[^\"]*\"", "…", error)[:100]
 
 
-def import_rules(store: Store, folder: Path, source: str | None = None) -> ImportSummary:
+BUILTIN_PACK = Path(__file__).resolve().parent.parent / "sigma" / "builtin"
+BUILTIN_SOURCE = "SigmaHQ"
+BUILTIN_COMMIT = "8eaafff1f2845a696050e05e72ba1140ee190698"
+BUILTIN_URL = f"https://github.com/SigmaHQ/sigma/blob/{BUILTIN_COMMIT}/"
+BUILTIN_NAME = "builtin"
+
+
+def import_builtin_rules(store: Store) -> ImportSummary:
+    """Import the built-in pack; importing it again replaces the same rules (no duplicates)."""
+    return import_rules(store, BUILTIN_PACK, BUILTIN_SOURCE, url=BUILTIN_URL)
+
+
+def import_rules(
+    store: Store, folder: Path, source: str | None = None, *, url: str | None = None
+) -> ImportSummary:
     """Load, compile and store every rule under ``folder``; a rule imported before with the
-    same id is replaced."""
+    same id is replaced. A rule's reference is ``SOURCE: PATH``, or ``SOURCE: URL+PATH``
+    where ``url`` is where the folder is published."""
     label = source or folder.resolve().name
     summary = ImportSummary(folder)
     rows: list[dict[str, object]] = []
@@ -62,7 +82,7 @@ def import_rules(store: Store, folder: Path, source: str | None = None) -> Impor
                 "tags": rule.tags,
                 "logsource": rule.logsource,
                 "path": rule.path,
-                "reference": f"{label}: {rule.path}",
+                "reference": f"{label}: {url or ''}{rule.path}",
                 "compiled": rule.to_json() if rule.ok else None,
                 "error": rule.error,
                 "imported_at": now,

@@ -22,11 +22,11 @@ from carewarden.services.detect import DetectionRun, detect
 from carewarden.services.dr import ImportResult, import_inventory
 from carewarden.services.ingest import IngestSummary, ingest
 from carewarden.services.overview import Overview, overview
+from carewarden.services.rules import import_builtin_rules
 from carewarden.services.vulns import MatchSummary, match
 from carewarden.store import Store
 from carewarden.synth import SynthConfig, SynthResult, generate
 from carewarden.synth.fleet import FleetResult, generate_fleet
-from carewarden.services.rules import import_builtin_rules
 from carewarden.synth.intrusion import IntrusionConfig, IntrusionResult, generate_intrusion
 from carewarden.telemetry.winjson import WinJsonConnector
 from carewarden.telemetry.zeek import ZeekConnector

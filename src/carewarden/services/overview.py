@@ -9,15 +9,15 @@ from typing import Any
 from carewarden.services.assets import ClassCount, inventory_by_class
 from carewarden.services.cases import ALERT_RISK, Preparedness, list_cases, preparedness
 from carewarden.services.dr import DrStatus, dr_status
-from carewarden.services.exercises import ExerciseReadiness, exercise_readiness
-from carewarden.services.segmentation import SegmentationSummary
-from carewarden.services.segmentation import summary as segmentation_summary
 from carewarden.services.endpoint import (
     HostFindings,
     ShareMapping,
     admin_share_mappings,
     sigma_findings,
 )
+from carewarden.services.exercises import ExerciseReadiness, exercise_readiness
+from carewarden.services.segmentation import SegmentationSummary
+from carewarden.services.segmentation import summary as segmentation_summary
 from carewarden.store import SourceFile, Store
 
 

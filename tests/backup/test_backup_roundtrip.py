@@ -12,7 +12,7 @@ from backupkit import PASSPHRASE, store_files, table_contents
 from carewarden.backup.crypto import Secret, passphrase_secret
 from carewarden.services import backup
 from carewarden.store import Store
-from carewarden.store.schema import LATEST_VERSION
+from carewarden.store.schema import LATEST_VERSION, MIGRATIONS
 from carewarden.store.snapshot import catalog, table_digest
 
 
@@ -66,6 +66,7 @@ def test_round_trip_restores_every_table_and_store_file(
     assert files == {
         "queue/break_glass.jsonl": (hospital / "queue" / "break_glass.jsonl").read_bytes(),
         "queue/break_glass.20240301T000000000000.draining": draining.read_bytes(),
+        "segmentation_policy.yaml": (hospital / "segmentation_policy.yaml").read_bytes(),
     }
     mode = (tmp_path / "restored" / draining.relative_to(hospital)).stat().st_mode & 0o777
     assert mode == 0o640
@@ -103,7 +104,7 @@ def test_passphrase_archive_round_trip(hospital: Path, tmp_path: Path, cheap_scr
 def test_older_schema_is_restored_then_upgraded(secret: Secret, tmp_path: Path) -> None:
     """An archive of a store at an older schema version is loaded into that version's schema
     (its rows checked there) and then upgraded to the latest."""
-    old = LATEST_VERSION - 1
+    old = MIGRATIONS[-2].version  # the version before the latest
     with Store.open(tmp_path / "old", migrate_to=old) as store:
         assert store.schema_version() == old
         store.query(

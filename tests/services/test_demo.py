@@ -25,6 +25,10 @@ def test_demo_synthesizes_ingests_detects_and_reports(tmp_path: Path) -> None:
     assert result.detect.explained.explained_share > 0.95
     assert result.overview.tables["ehr_access"] == result.synth.accesses
     html = result.report.read_text("utf-8")
+    # the fleet's segmentation policy is saved and checked: the injected pump shows, alone
+    segmentation = result.overview.segmentation
+    assert segmentation is not None and segmentation.violations == 1
+    assert "segmentation.flow_not_allowed" in html
     assert "Carewarden demo" in html and "Cases: users by risk" in html
     # The backup inventory is imported and assessed at its own time, not today.
     assert result.dr is not None and result.dr.status == "imported"

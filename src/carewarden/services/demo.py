@@ -23,6 +23,7 @@ from carewarden.services.dr import ImportResult, import_inventory
 from carewarden.services.ingest import IngestSummary, ingest
 from carewarden.services.overview import Overview, overview
 from carewarden.services.rules import import_builtin_rules
+from carewarden.services.segmentation import save_policy
 from carewarden.services.vulns import MatchSummary, match
 from carewarden.store import Store
 from carewarden.synth import SynthConfig, SynthResult, generate
@@ -120,6 +121,8 @@ def run_demo(
             network.append(ingest(store, AdvisoryConnector(), [folder / "advisories"]))
             configure(store, load_network(devices.network_path), None)
             vulns = match(store)
+            if devices.policy_path is not None:  # saved: detect checks the flows
+                save_policy(store, devices.policy_path)
             seconds["network"] = time.perf_counter() - started
 
         started = stage("ingesting endpoint and network telemetry")

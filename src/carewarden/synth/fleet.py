@@ -63,6 +63,10 @@ PER_BED: dict[str, float] = {
     "lab_analyzer": 0.08,
     "unknown": 0.1,
 }
+# The fleet's zones and the flows its devices need (iomt/segmentation_policy.py schema): the
+# demo checks the fleet's flows against it, so the injected pump-to-workstation SMB shows.
+SEGMENTATION_POLICY = Path(__file__).with_name("fleet_segmentation.yaml")
+
 # The site's ports (written to site_network.yaml for discovery).
 PUMP_SERVER_PORT = 7100
 CENTRAL_STATION_PORT = 7200
@@ -182,6 +186,7 @@ class FleetResult:
     truth_path: Path
     findings_path: Path
     network_path: Path
+    policy_path: Path | None = None  # the fleet's segmentation policy
 
 
 class _Pools:
@@ -760,6 +765,9 @@ def generate_fleet(out_dir: Path, config: SynthConfig) -> FleetResult:
     network = out_dir / "site_network.yaml"
     network.write_text(site_network_yaml(), "utf-8")
     files.append(network)
+    policy = out_dir / "segmentation_policy.yaml"
+    policy.write_bytes(SEGMENTATION_POLICY.read_bytes())
+    files.append(policy)
     truth = out_dir / "devices_truth.jsonl"
     by_class: dict[str, int] = {}
     with truth.open("wb") as f:
@@ -787,4 +795,4 @@ def generate_fleet(out_dir: Path, config: SynthConfig) -> FleetResult:
         }))
     files.append(findings)
     return FleetResult(out_dir, files, len(fleet.devices), dict(sorted(by_class.items())),
-                       truth, findings, network)
+                       truth, findings, network, policy)

@@ -103,7 +103,8 @@ def test_fixed_version_from_the_range(matched: str | None, version: str, fix: st
 def test_compensating_actions_by_class_with_placeholders() -> None:
     """A pump gets the pump actions, a class without its own list the default ones."""
     context = {"devices": 3, "model": "InfuStar 300", "vendor": "B. Braun",
-               "component": "openssl 1.0.1f", "vuln": "CVE-2014-0160", "zone": "infusion_pumps"}
+               "component": "openssl 1.0.1f", "vuln": "CVE-2014-0160",
+               "zone": "zone infusion_pumps"}
     pump = r.compensating("infusion_pump", context, CONFIG)
     assert any("3 InfuStar 300 pump(s) in zone infusion_pumps" in a for a in pump)
     assert any("MDS2" in a and "B. Braun" in a and "CVE-2014-0160" in a for a in pump)

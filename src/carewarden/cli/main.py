@@ -26,6 +26,7 @@ from carewarden.cli import cases as cases_cli
 from carewarden.cli import dr as dr_cli
 from carewarden.cli import exercise as exercise_cli
 from carewarden.cli import ingest as ingest_cli
+from carewarden.cli import patch_plan as patch_plan_cli
 from carewarden.cli import pdp as pdp_cli
 from carewarden.cli import playbooks as playbooks_cli
 from carewarden.cli import procurement as procurement_cli
@@ -72,6 +73,7 @@ app.add_typer(rules_cli.app, name="rules")
 app.add_typer(procurement_cli.app, name="procurement")
 app.add_typer(segmentation_cli.app, name="segmentation")
 app.add_typer(assets_cli.app, name="assets")
+app.add_typer(patch_plan_cli.app, name="patch-plan")
 app.command("evaluate")(evaluate_command)
 app.command("vulns")(vulns_command)
 app.command("serve")(web_cli.serve_command)

@@ -272,6 +272,13 @@ def detect(
                 "`carewarden assets list`.",
                 highlight=False,
             )
+        plan = result.patch_plan
+        if plan is not None:
+            console.print(
+                f"Patch plan: {len(plan.items):,} item(s), {plan.overdue:,} overdue "
+                "(snapshot recorded; `carewarden patch-plan`).",
+                highlight=False,
+            )
         render_correlation(result.cases)
 
 

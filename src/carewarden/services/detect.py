@@ -1,6 +1,6 @@
 """`carewarden detect`: explain every access, run every detection over the store, check
-disaster-recovery readiness and network segmentation, rebuild the device inventory, then
-group the new alerts into cases."""
+disaster-recovery readiness and network segmentation, rebuild the device inventory,
+record the patch plan's snapshot (patch compliance), then group the new alerts into cases."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from carewarden.prepare.case_settings import CaseSettings, load_case_settings
 from carewarden.prepare.correlate import CorrelationSummary, correlate
 from carewarden.services.assets import run_discovery
 from carewarden.services.dr import ReadinessDetector, has_inventory
+from carewarden.services.patch_plan import PatchPlan, plan_and_record
 from carewarden.services.segmentation import detector_for
 from carewarden.sigma.detector import SigmaDetector
 from carewarden.store import Store
@@ -34,6 +35,7 @@ class DetectionRun:
     seconds: dict[str, float] = field(default_factory=dict)  # wall time of each phase
     break_glass: int = 0  # break-the-glass decisions of the access PDP turned into alerts
     assets: DiscoverySummary | None = None  # the device inventory, rebuilt
+    patch_plan: PatchPlan | None = None  # recorded as a compliance snapshot; None: no device
 
 
 def site_timezone(store: Store, requested: str | None) -> str:
@@ -101,7 +103,12 @@ def detect(
     started = time.perf_counter()
     inventory = run_discovery(store)
     seconds["assets"] = time.perf_counter() - started
+    plan = None
+    if inventory.devices:
+        started = time.perf_counter()
+        plan = plan_and_record(store, "detect")
+        seconds["patch_plan"] = time.perf_counter() - started
     started = time.perf_counter()
     grouped = correlate(store, settings)
     seconds["cases"] = time.perf_counter() - started
-    return DetectionRun(explained, alerts, grouped, seconds, queued, inventory)
+    return DetectionRun(explained, alerts, grouped, seconds, queued, inventory, plan)

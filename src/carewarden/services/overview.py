@@ -10,6 +10,8 @@ from carewarden.services.assets import ClassCount, inventory_by_class
 from carewarden.services.cases import ALERT_RISK, Preparedness, list_cases, preparedness
 from carewarden.services.dr import DrStatus, dr_status
 from carewarden.services.exercises import ExerciseReadiness, exercise_readiness
+from carewarden.services.patch_plan import PlanSummary
+from carewarden.services.patch_plan import summary as patch_plan_summary
 from carewarden.services.segmentation import SegmentationSummary
 from carewarden.services.segmentation import summary as segmentation_summary
 from carewarden.store import SourceFile, Store
@@ -54,6 +56,7 @@ class Overview:
     dr: DrStatus | None = None  # disaster-recovery readiness; None: no inventory imported
     segmentation: SegmentationSummary | None = None  # IoMT network segmentation
     assets_by_class: list[ClassCount] = field(default_factory=list)  # the device inventory
+    patch_plan: PlanSummary | None = None  # riskiest devices, first plan items; None: no device
 
     @property
     def explained_share(self) -> float | None:
@@ -139,4 +142,5 @@ def overview(
         dr=dr_status(store, dr_at or now),
         segmentation=segmentation_summary(store, top=top),
         assets_by_class=inventory_by_class(store),
+        patch_plan=patch_plan_summary(store, top=top, at=now),
     )

@@ -44,6 +44,7 @@ from carewarden.iomt import risk as rk
 from carewarden.iomt.segmentation import FLOW_PROVIDERS
 from carewarden.iomt.segmentation_policy import Evaluator, SegmentationPolicy, ZoneMap
 from carewarden.services.segmentation import saved_policy
+from carewarden.services.vulns import match
 from carewarden.store import Store
 from carewarden.store.store import utcnow
 
@@ -576,6 +577,17 @@ def compliance(store: Store) -> list[ComplianceRow]:
         ))
         previous = now
     return out
+
+
+def plan_and_record(store: Store, origin: str, *, at: dt.datetime | None = None) -> PatchPlan:
+    """Rematch the SBOMs (when the store has any), plan with the store's recorded settings and
+    record the snapshot: the ``carewarden detect`` phase."""
+    config, models = settings(store, None, None)
+    if store.query("SELECT count(*) FROM sbom_component")[0][0]:
+        match(store)
+    plan = build_plan(store, config, models, at=at)
+    record(store, plan, origin)
+    return plan
 
 
 # -- what reports show ---------------------------------------------------------------------

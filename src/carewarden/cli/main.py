@@ -569,6 +569,15 @@ def demo(
         for c in figures.assets_by_class:
             inventory.add_row(c.cls, f"{c.devices:,}", f"{c.mean_confidence:.2f}")
         console.print(inventory)
+    plan = figures.patch_plan
+    if plan is not None and plan.top_items:
+        first = plan.top_items[0]
+        console.print(
+            f"Patch plan: {plan.items:,} item(s), {plan.kev_items:,} KEV, {plan.overdue:,} "
+            f"overdue; first: {first.vuln_id} on {first.devices:,} {first.target} "
+            f"(risk {first.risk}, due {first.due:%Y-%m-%d}) (`carewarden patch-plan`).",
+            highlight=False,
+        )
     users = Table(title="privacy cases: top users by risk", show_edge=False)
     for column in ("case", "user", "risk", "alerts", "patients", "days", "rules"):
         users.add_column(column, justify="left" if column in ("case", "user", "rules") else "right")

@@ -28,6 +28,7 @@ from carewarden.cli import dr as dr_cli
 from carewarden.cli import exercise as exercise_cli
 from carewarden.cli import gateway as gateway_cli
 from carewarden.cli import ingest as ingest_cli
+from carewarden.cli import patch_plan as patch_plan_cli
 from carewarden.cli import pdp as pdp_cli
 from carewarden.cli import playbooks as playbooks_cli
 from carewarden.cli import procurement as procurement_cli
@@ -75,6 +76,7 @@ app.add_typer(rules_cli.app, name="rules")
 app.add_typer(procurement_cli.app, name="procurement")
 app.add_typer(segmentation_cli.app, name="segmentation")
 app.add_typer(assets_cli.app, name="assets")
+app.add_typer(patch_plan_cli.app, name="patch-plan")
 app.command("evaluate")(evaluate_command)
 app.command("vulns")(vulns_command)
 app.command("serve")(web_cli.serve_command)
@@ -278,6 +280,13 @@ def detect(
             console.print(
                 f"Device inventory: {result.assets.devices:,} devices ({by_class}); "
                 "`carewarden assets list`.",
+                highlight=False,
+            )
+        plan = result.patch_plan
+        if plan is not None:
+            console.print(
+                f"Patch plan: {len(plan.items):,} item(s), {plan.overdue:,} overdue "
+                "(snapshot recorded; `carewarden patch-plan`).",
                 highlight=False,
             )
         render_correlation(result.cases)
@@ -579,6 +588,15 @@ def demo(
         for c in figures.assets_by_class:
             inventory.add_row(c.cls, f"{c.devices:,}", f"{c.mean_confidence:.2f}")
         console.print(inventory)
+    plan = figures.patch_plan
+    if plan is not None and plan.top_items:
+        first = plan.top_items[0]
+        console.print(
+            f"Patch plan: {plan.items:,} item(s), {plan.kev_items:,} KEV, {plan.overdue:,} "
+            f"overdue; first: {first.vuln_id} on {first.devices:,} {first.target} "
+            f"(risk {first.risk}, due {first.due:%Y-%m-%d}) (`carewarden patch-plan`).",
+            highlight=False,
+        )
     users = Table(title="privacy cases: top users by risk", show_edge=False)
     for column in ("case", "user", "risk", "alerts", "patients", "days", "rules"):
         users.add_column(column, justify="left" if column in ("case", "user", "rules") else "right")

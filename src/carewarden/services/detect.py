@@ -1,6 +1,6 @@
 """`carewarden detect`: explain every access, run every detection over the store, check
-disaster-recovery readiness and network segmentation, rebuild the device inventory, then
-group the new alerts into cases."""
+disaster-recovery readiness and network segmentation, rebuild the device inventory,
+record the patch plan's snapshot (patch compliance), then group the new alerts into cases."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from carewarden.prepare.correlate import CorrelationSummary, correlate
 from carewarden.services.assets import run_discovery
 from carewarden.services.dr import ReadinessDetector, has_inventory
 from carewarden.services.gateway_audit import GatewayAuditIngest, ingest_gateway_audit
+from carewarden.services.patch_plan import PatchPlan, plan_and_record
 from carewarden.services.segmentation import detector_for
 from carewarden.sigma.detector import SigmaDetector
 from carewarden.store import Store
@@ -36,6 +37,7 @@ class DetectionRun:
     break_glass: int = 0  # break-the-glass decisions of the access PDP turned into alerts
     assets: DiscoverySummary | None = None  # the device inventory, rebuilt
     gateway_audit: GatewayAuditIngest = field(default_factory=GatewayAuditIngest)
+    patch_plan: PatchPlan | None = None  # recorded as a compliance snapshot; None: no device
 
 
 def site_timezone(store: Store, requested: str | None) -> str:
@@ -105,9 +107,21 @@ def detect(
     started = time.perf_counter()
     inventory = run_discovery(store)
     seconds["assets"] = time.perf_counter() - started
+    plan = None
+    if inventory.devices:
+        started = time.perf_counter()
+        plan = plan_and_record(store, "detect")
+        seconds["patch_plan"] = time.perf_counter() - started
     started = time.perf_counter()
     grouped = correlate(store, settings)
     seconds["cases"] = time.perf_counter() - started
     return DetectionRun(
-        explained, alerts, grouped, seconds, queued, inventory, gateway_audit=gateway
+        explained,
+        alerts,
+        grouped,
+        seconds,
+        queued,
+        inventory,
+        gateway_audit=gateway,
+        patch_plan=plan,
     )

@@ -16,6 +16,8 @@ from carewarden.services.endpoint import (
     sigma_findings,
 )
 from carewarden.services.exercises import ExerciseReadiness, exercise_readiness
+from carewarden.services.patch_plan import PlanSummary
+from carewarden.services.patch_plan import summary as patch_plan_summary
 from carewarden.services.segmentation import SegmentationSummary
 from carewarden.services.segmentation import summary as segmentation_summary
 from carewarden.store import SourceFile, Store
@@ -62,6 +64,7 @@ class Overview:
     assets_by_class: list[ClassCount] = field(default_factory=list)  # the device inventory
     endpoint: list[HostFindings] = field(default_factory=list)  # Sigma alerts by host
     admin_shares: list[ShareMapping] = field(default_factory=list)  # Zeek SMB admin shares
+    patch_plan: PlanSummary | None = None  # riskiest devices, first plan items; None: no device
 
     @property
     def explained_share(self) -> float | None:
@@ -151,4 +154,5 @@ def overview(
         assets_by_class=inventory_by_class(store),
         endpoint=sigma_findings(store),
         admin_shares=admin_share_mappings(store),
+        patch_plan=patch_plan_summary(store, top=top, at=now),
     )

@@ -732,6 +732,37 @@ MIGRATIONS += (
 
 MIGRATIONS += (
     Migration(
+        14,
+        "IoMT patch plan: dated snapshots of the open plan items (patch compliance)",
+        """
+        CREATE TABLE patch_snapshot (
+            snapshot_id   VARCHAR PRIMARY KEY,  -- 'PS-' + the time taken, to the microsecond
+            taken_at      TIMESTAMP NOT NULL,   -- the time the plan was computed for (UTC)
+            origin        VARCHAR NOT NULL,     -- patch-plan | detect
+            items         INTEGER NOT NULL,     -- open plan items
+            overdue       INTEGER NOT NULL,     -- of them, past their due date at taken_at
+            devices       INTEGER NOT NULL,     -- devices in the inventory at taken_at
+            recorded_at   TIMESTAMP NOT NULL
+        );
+        CREATE TABLE patch_snapshot_item (
+            snapshot_id   VARCHAR NOT NULL,
+            item_id       VARCHAR NOT NULL,     -- hash of (product or device, vulnerability)
+            target        VARCHAR NOT NULL,     -- the SBOM product (model) or the device id
+            vuln_id       VARCHAR NOT NULL,
+            devices       INTEGER NOT NULL,
+            kev           BOOLEAN NOT NULL,
+            cvss          DOUBLE,
+            risk          INTEGER NOT NULL,     -- 0-100 (iomt/risk.py)
+            first_detected TIMESTAMP NOT NULL,
+            due           TIMESTAMP NOT NULL,   -- first_detected + the SLA's days
+            PRIMARY KEY (snapshot_id, item_id)
+        );
+        """,
+    ),
+)
+
+MIGRATIONS += (
+    Migration(
         15,
         "procurement: MDS2 forms evaluated against a baseline",
         """

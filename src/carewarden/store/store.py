@@ -138,10 +138,17 @@ class Store:
         store = cls(path, con, read_only)
         if read_only:
             version = store.schema_version()
-            if version < LATEST_VERSION and not allow_older:
+            missing = sorted({m.version for m in MIGRATIONS} - store.applied_versions())
+            if (version < LATEST_VERSION or missing) and not allow_older:
                 con.close()
+                lacking = (
+                    f" without migration(s) {', '.join(map(str, missing))}"
+                    if missing and version >= missing[0]
+                    else ""
+                )
                 raise StoreError(
-                    f"the store {path} has schema version {version}; open it writable once "
+                    f"the store {path} has schema version {version}{lacking}; open it "
+                    "writable once "
                     "(e.g. `carewarden detect`) to upgrade it"
                 )
         else:
@@ -177,17 +184,25 @@ class Store:
         version = self._exec("SELECT max(version) FROM schema_version")[0][0]
         return int(version) if version is not None else 0
 
+    def applied_versions(self) -> set[int]:
+        """The migrations recorded in ``schema_version``."""
+        if self.schema_version() == 0:
+            return set()
+        return {int(v) for (v,) in self._exec("SELECT version FROM schema_version")}
+
     def migrate(self, up_to: int | None = None) -> list[int]:
-        """Apply every migration newer than the store's version (up to version ``up_to``
-        when given); return those applied."""
+        """Apply every migration not yet recorded (up to version ``up_to`` when given), in
+        order; return those applied."""
         self._exec(
             "CREATE TABLE IF NOT EXISTS schema_version "
             "(version INTEGER PRIMARY KEY, description VARCHAR, applied_at TIMESTAMP)"
         )
-        current = self.schema_version()
+        # Every migration not yet recorded, in order: a store made while a lower-numbered
+        # migration was still unreleased (numbers are reserved ahead) gets it on opening.
+        done = self.applied_versions()
         applied = []
         for migration in MIGRATIONS:
-            if migration.version <= current or (up_to is not None and migration.version > up_to):
+            if migration.version in done or (up_to is not None and migration.version > up_to):
                 continue
             with self.transaction():
                 self._exec(migration.sql)

@@ -20,7 +20,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
-from fastapi import FastAPI, Request, Response
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from carewarden.access.decision import DecisionPoint, RequestError
 
@@ -68,7 +71,7 @@ def evaluate_batch(point: DecisionPoint, body: Any) -> dict[str, Any]:
     return {"evaluations": answers}
 
 
-def create_app(point: DecisionPoint, *, refresh_s: float = 60.0) -> FastAPI:
+def create_app(point: DecisionPoint, *, refresh_s: float = 60.0) -> Starlette:
     """The AuthZEN app over ``point``; with ``refresh_s`` > 0 a background thread refreshes
     the store snapshot and the policies that often while the app runs."""
     stop = threading.Event()
@@ -78,7 +81,7 @@ def create_app(point: DecisionPoint, *, refresh_s: float = 60.0) -> FastAPI:
             point.refresh()
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if point.snapshot is None:
             point.refresh()
         thread = None
@@ -90,14 +93,6 @@ def create_app(point: DecisionPoint, *, refresh_s: float = 60.0) -> FastAPI:
         if thread is not None:
             thread.join(timeout=5)
 
-    app = FastAPI(
-        title="Carewarden access decisions (AuthZEN)",
-        summary="Zero-trust decisions for patient data: Cedar policies over the audit's "
-        "relationships, device posture, MFA and risk.",
-        lifespan=lifespan,
-    )
-
-    @app.post("/access/v1/evaluation")
     async def evaluation(request: Request) -> Response:
         request_id = request.headers.get("x-request-id")
         try:
@@ -108,7 +103,6 @@ def create_app(point: DecisionPoint, *, refresh_s: float = 60.0) -> FastAPI:
             return _error(str(exc), request_id)
         return _json(answer, request_id=request_id)
 
-    @app.post("/access/v1/evaluations")
     async def evaluations(request: Request) -> Response:
         request_id = request.headers.get("x-request-id")
         try:
@@ -119,7 +113,6 @@ def create_app(point: DecisionPoint, *, refresh_s: float = 60.0) -> FastAPI:
             return _error(str(exc), request_id)
         return _json(answer, request_id=request_id)
 
-    @app.get("/.well-known/authzen-configuration")
     async def configuration(request: Request) -> Response:
         base = str(request.base_url).rstrip("/")
         return _json(
@@ -130,8 +123,7 @@ def create_app(point: DecisionPoint, *, refresh_s: float = 60.0) -> FastAPI:
             }
         )
 
-    @app.get("/healthz")
-    async def health() -> Response:
+    async def health(request: Request) -> Response:
         snapshot = point.snapshot
         return _json(
             {
@@ -145,4 +137,14 @@ def create_app(point: DecisionPoint, *, refresh_s: float = 60.0) -> FastAPI:
             200 if snapshot is not None else 503,
         )
 
-    return app
+    # Plain Starlette routes: the endpoints read and write raw JSON, so FastAPI's validation
+    # and middleware layers would only add time to every decision (bench/pdp.py).
+    return Starlette(
+        routes=[
+            Route("/access/v1/evaluation", evaluation, methods=["POST"]),
+            Route("/access/v1/evaluations", evaluations, methods=["POST"]),
+            Route("/.well-known/authzen-configuration", configuration, methods=["GET"]),
+            Route("/healthz", health, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )

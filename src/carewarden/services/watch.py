@@ -23,10 +23,12 @@ it slows), and bytes not yet read when the process dies are the sender's to rese
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import glob
 import os
 import re
+import socket
 import time
 import uuid
 from collections import Counter
@@ -56,6 +58,7 @@ from carewarden.telemetry.zeek import ZeekConnector
 CHECKPOINT_KEY = "watch.checkpoints"
 HEAD_BYTES = 64  # fingerprint of a file's start, to tell a reused inode number
 READ_BYTES = 8 << 20  # at most this much of one file per batch
+UDP_BUFFER = 4 << 20  # asked of the kernel for the UDP socket
 
 Kind = Literal["suricata", "zeek", "winjson", "syslog", "osquery"]
 
@@ -498,6 +501,10 @@ async def run_live(
                 lambda: _Udp(watcher, queue), local_addr=(host, config.syslog.udp)
             )
             closers.append(transport.close)
+            sock = transport.get_extra_info("socket")
+            if sock is not None:  # a larger kernel buffer rides out bursts during a commit
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_BUFFER)
             bound.append(("udp", transport.get_extra_info("sockname")[1]))
         if config.syslog.tcp is not None:
             server = await asyncio.start_server(

@@ -244,3 +244,14 @@ def test_kill_9_then_restart_stores_every_event_once(tmp_path: Path) -> None:
     with Store.open(store, read_only=True) as opened:
         assert seqs(opened) == list(range(TOTAL))
         assert opened.query("SELECT count(*) FROM security_event")[0][0] == TOTAL
+
+
+def test_store_held_by_another_writer_is_refused_clearly(tmp_path: Path) -> None:
+    config = tmp_path / "watch.yaml"
+    config.write_text("files: []\ndetect_every_seconds: 0\n")
+    with Store.open(tmp_path / "store"):  # as `carewarden serve` would hold it
+        proc = start_watch(config, tmp_path / "store", "--once")
+        out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert "held for writing by another Carewarden process" in " ".join(out.split())
+    assert "Traceback" not in out

@@ -34,6 +34,7 @@ from carewarden.cli import playbooks as playbooks_cli
 from carewarden.cli import procurement as procurement_cli
 from carewarden.cli import rules as rules_cli
 from carewarden.cli import segmentation as segmentation_cli
+from carewarden.cli import watch as watch_cli
 from carewarden.cli import web as web_cli
 from carewarden.cli.cases import CasesConfigOption, WindowOption, render_correlation
 from carewarden.cli.common import (
@@ -80,6 +81,7 @@ app.add_typer(patch_plan_cli.app, name="patch-plan")
 app.command("evaluate")(evaluate_command)
 app.command("vulns")(vulns_command)
 app.command("serve")(web_cli.serve_command)
+app.command("watch")(watch_cli.watch_command)
 app.add_typer(web_cli.users_app, name="users")
 app.add_typer(web_cli.audit_app, name="audit")
 app.add_typer(backup_cli.app, name="backup")

@@ -41,9 +41,16 @@ def serve_command(
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8800,
     tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help="PEM certificate.")] = None,
     tls_key: Annotated[Path | None, typer.Option("--tls-key", help="PEM private key.")] = None,
+    watch: Annotated[
+        Path | None,
+        typer.Option(
+            "--watch", help="Run the live watcher in the server too (a `carewarden watch` config)."
+        ),
+    ] = None,
 ) -> None:
     """Serve the web console and the REST API (/api/v1) over the store. The server holds the
-    store: `carewarden detect` run meanwhile hands its work to it."""
+    store: `carewarden detect` run meanwhile hands its work to it, and `--watch FILE` runs the
+    live watcher inside it."""
     import uvicorn
 
     from carewarden.web.app import create_app
@@ -51,6 +58,12 @@ def serve_command(
 
     if (tls_cert is None) != (tls_key is None):
         fail("--tls-cert and --tls-key go together", EXIT_USAGE)
+    watching = None
+    if watch is not None:
+        from carewarden.services.watch import load_config
+
+        with user_errors():
+            watching = load_config(watch)
     with open_store(store) as opened:
         if not accounts.list_users(opened):
             fail(
@@ -68,7 +81,7 @@ def serve_command(
     scheme = "https" if tls_cert else "http"
     url = f"{scheme}://{host}:{port}"
     hub.announce(url)
-    app = create_app(hub.path, tls=tls_cert is not None, hub=hub)
+    app = create_app(hub.path, tls=tls_cert is not None, hub=hub, watch=watching)
     console.print(f"Carewarden console on [bold]{url}[/] (store {hub.path})")
     try:
         uvicorn.run(

@@ -18,10 +18,12 @@ from fastapi.templating import Jinja2Templates
 
 from carewarden import __version__
 from carewarden.errors import CarewardenError
+from carewarden.services.watch import WatchConfig
 from carewarden.web.auth import NotAuthenticated
 from carewarden.web.hub import StoreHub
 from carewarden.web.jobs import Jobs
 from carewarden.web.security import LoginThrottle, SecurityHeaders
+from carewarden.web.watching import HostedWatch
 
 HERE = Path(__file__).parent
 log = logging.getLogger("carewarden.web")
@@ -46,12 +48,26 @@ def error_page(request: Request, status: int, title: str, message: str) -> Respo
     )
 
 
-def create_app(store: Path, *, tls: bool = False, hub: StoreHub | None = None) -> FastAPI:
-    """The console and API over the store in folder ``store`` (held by this process)."""
+def create_app(
+    store: Path,
+    *,
+    tls: bool = False,
+    hub: StoreHub | None = None,
+    watch: WatchConfig | None = None,
+) -> FastAPI:
+    """The console and API over the store in folder ``store`` (held by this process); with
+    ``watch``, the live watcher runs in the server too (see :mod:`carewarden.web.watching`)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        hosted = None
+        if watch is not None:
+            hosted = HostedWatch(app.state.hub, app.state.jobs, watch)
+            hosted.start()
+        app.state.watch = hosted
         yield
+        if hosted is not None:
+            hosted.stop()
         if hub is None:  # the app opened it, the app closes it
             app.state.hub.close()
 

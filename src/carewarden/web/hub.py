@@ -104,6 +104,16 @@ class StoreHub:
     def bump(self) -> None:
         self.generation += 1
 
+    @contextmanager
+    def writing(self) -> Iterator[Store]:
+        """A cursor for work that opens its own transactions, under the write lock; cached
+        reads are stale afterwards (the live watcher commits its batches through this)."""
+        with self._write, self.reader() as store:
+            try:
+                yield store
+            finally:
+                self.generation += 1
+
     def peek(self, key: Any, ttl: float = 300.0) -> tuple[bool, Any]:
         """(True, value) when :meth:`cached` holds a fresh value for ``key``, else (False,
         None): lets an async route answer from the cache without a worker thread."""

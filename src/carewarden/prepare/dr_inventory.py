@@ -225,16 +225,14 @@ def parse_time(value: Any, zone: dt.tzinfo, time_format: str | None = None) -> d
 Scalar = str | int | float | bool
 
 
-class InventoryHeader(BaseModel):
-    """The top of a YAML inventory; ``backup_sets`` rows are validated one by one."""
+class _ZoneAndDefaults(BaseModel):
+    """What a YAML inventory's top and a CSV mapping share: a zone and default field values."""
 
     model_config = ConfigDict(extra="forbid")
-    as_of: str | None = Field(None, description="when the inventory was exported (ISO time)")
     timezone: str | None = Field(None, description="IANA zone of times without an offset")
     defaults: dict[str, Scalar] = Field(
         default_factory=dict, description="field values for rows that leave them out"
     )
-    backup_sets: list[Any] = Field(min_length=1)
 
     @field_validator("defaults")
     @classmethod
@@ -250,16 +248,22 @@ class InventoryHeader(BaseModel):
         return value
 
 
+class InventoryHeader(_ZoneAndDefaults):
+    """The top of a YAML inventory; ``backup_sets`` rows are validated one by one."""
+
+    as_of: str | None = Field(None, description="when the inventory was exported (ISO time)")
+    backup_sets: list[Any] = Field(min_length=1)
+
+
 def _check_fields(names: list[str], what: str) -> None:
     unknown = sorted(set(names) - set(FIELDS))
     if unknown:
         raise ValueError(f"unknown inventory field(s) {unknown} in {what}; known: {list(FIELDS)}")
 
 
-class InventoryCsvMapping(BaseModel):
+class InventoryCsvMapping(_ZoneAndDefaults):
     """How a backup tool's CSV export maps onto the inventory (``--mapping FILE.yaml``)."""
 
-    model_config = ConfigDict(extra="forbid")
     name: str = ""
     description: str = ""
     delimiter: str = Field(",", min_length=1, max_length=1)
@@ -269,9 +273,7 @@ class InventoryCsvMapping(BaseModel):
         default_factory=dict, description="field -> {export value: inventory value}"
     )
     time_format: str | None = Field(None, description="strftime format of the export's times")
-    timezone: str | None = None
     ignore: list[str] = Field(default_factory=list, description="export columns not used")
-    defaults: dict[str, Scalar] = Field(default_factory=dict)
 
     @field_validator("columns")
     @classmethod
@@ -285,19 +287,6 @@ class InventoryCsvMapping(BaseModel):
     @classmethod
     def _known_values(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
         _check_fields(list(value), "values")
-        return value
-
-    @field_validator("defaults")
-    @classmethod
-    def _known_defaults(cls, value: dict[str, Scalar]) -> dict[str, Scalar]:
-        _check_fields(list(value), "defaults")
-        return value
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str | None) -> str | None:
-        if value is not None:
-            _zone(value)
         return value
 
     @classmethod

@@ -223,6 +223,17 @@ def _iso(value: float) -> str:
     return _utc(value).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+def _process_head(t: float, proc: Proc) -> dict[str, str]:
+    """The fields Sysmon puts first in a process's events (1, 3, 11)."""
+    return {
+        "RuleName": "-",
+        "UtcTime": _sysmon_time(t),
+        "ProcessGuid": proc.guid,
+        "ProcessId": str(proc.pid),
+        "Image": proc.image,
+    }
+
+
 def _sysmon_time(value: float) -> str:
     return _utc(value).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
@@ -303,11 +314,7 @@ class _Estate:
             SYSMON,
             1,
             {
-                "RuleName": "-",
-                "UtcTime": _sysmon_time(t),
-                "ProcessGuid": proc.guid,
-                "ProcessId": str(proc.pid),
-                "Image": image,
+                **_process_head(t, proc),
                 "FileVersion": "10.0.19041.1 (WinBuild.160101.0800)" if company else "-",
                 "Description": description,
                 "Product": product,
@@ -377,11 +384,7 @@ class _Estate:
             SYSMON,
             3,
             {
-                "RuleName": "-",
-                "UtcTime": _sysmon_time(t),
-                "ProcessGuid": proc.guid,
-                "ProcessId": str(proc.pid),
-                "Image": proc.image,
+                **_process_head(t, proc),
                 "User": proc.user,
                 "Protocol": "tcp",
                 "Initiated": "true",
@@ -404,11 +407,7 @@ class _Estate:
             SYSMON,
             11,
             {
-                "RuleName": "-",
-                "UtcTime": _sysmon_time(t),
-                "ProcessGuid": proc.guid,
-                "ProcessId": str(proc.pid),
-                "Image": proc.image,
+                **_process_head(t, proc),
                 "TargetFilename": path,
                 "CreationUtcTime": _sysmon_time(t),
                 "User": proc.user,

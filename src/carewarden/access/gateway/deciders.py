@@ -10,6 +10,7 @@ be reached or answers nonsense denies (the gateway fails closed).
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,15 +33,18 @@ class DecisionUnavailable(Exception):
     """The decision point could not decide (HTTP 503; nothing is forwarded)."""
 
 
-class Decider:
+class Decider(ABC):
+    """Decides requests for the gateway: in this process, or through an AuthZEN endpoint."""
+
     async def start(self) -> None:
         return None
 
     async def aclose(self) -> None:
         return None
 
+    @abstractmethod
     async def decide(self, requests: Sequence[AccessRequest]) -> list[Verdict]:
-        raise NotImplementedError
+        """One verdict per request, in order."""
 
     def health(self) -> dict[str, Any]:
         return {}

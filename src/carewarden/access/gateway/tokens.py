@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -238,11 +239,12 @@ def _key_set(data: bytes, where: str) -> dict[str, jwt.PyJWK]:
     return keys
 
 
-class KeySource:
+class KeySource(ABC):
     """Where the public keys come from; :meth:`key` finds the one a token names."""
 
+    @abstractmethod
     async def key(self, kid: str) -> jwt.PyJWK | None:
-        raise NotImplementedError
+        """The key with id ``kid`` (or the only key, when the token names none)."""
 
     async def aclose(self) -> None:
         return None

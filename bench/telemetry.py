@@ -1,11 +1,12 @@
-"""Syslog and osquery ingest throughput: records per second, parse alone and into a store.
+"""Telemetry ingest throughput: records per second, parse alone and into a store.
 
-    python bench/syslog.py [--records 500000] [--repeat 3] [--workdir DIR]
+    python bench/telemetry.py [--records 500000] [--repeat 3] [--workdir DIR]
 
 Writes a syslog file (a mix of sshd successes and failures, sudo, cron, kernel lines in
 RFC 3164 without PRI, RFC 5424 with structured data, CEF firewall and IDS records) and an
 osquery result log (differential events, batched differentials and snapshots of process,
-socket, file and user tables) of ``--records`` records each, then times, per connector, the
+socket, file and user tables), a Suricata EVE file (flow, dns, http, tls and alert events)
+and a Zeek ``conn.log`` in TSV, of ``--records`` records each, then times, per connector, the
 connector alone (lines to Arrow batches of ``security_event``) and a full ingest into a
 fresh store (parse, de-duplication by event id, DuckDB write). Figures are medians over
 ``--repeat`` runs, per wall-clock second and per CPU-second of the process (DuckDB's
@@ -31,7 +32,9 @@ from carewarden.model import Batch
 from carewarden.services.ingest import ingest
 from carewarden.store import Store
 from carewarden.telemetry.osquery import OsqueryConnector
+from carewarden.telemetry.suricata import SuricataConnector
 from carewarden.telemetry.syslog import SyslogConnector
+from carewarden.telemetry.zeek import ZeekConnector
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -107,6 +110,65 @@ def osquery_lines(count: int, rng: random.Random) -> list[bytes]:
     return out
 
 
+T0 = 1_740_787_200.0  # 2025-03-01 00:00 UTC
+
+
+def _ip(rng: random.Random, inside: bool) -> str:
+    if inside:
+        return f"10.{rng.randrange(20, 90)}.{rng.randrange(1, 12)}.{rng.randrange(10, 250)}"
+    first, last = rng.randrange(1, 223), rng.randrange(1, 255)
+    return f"{first}.{rng.randrange(256)}.{rng.randrange(256)}.{last}"
+
+
+def eve_lines(count: int, rng: random.Random) -> list[bytes]:
+    out: list[bytes] = []
+    for n in range(count):
+        second = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(T0 + n / 50))
+        ts = f"{second}.{n % 1000000:06d}+0000"
+        base = {
+            "timestamp": ts, "flow_id": n, "in_iface": "eth1", "src_ip": _ip(rng, True),
+            "src_port": 1024 + n % 60000, "dest_ip": _ip(rng, n % 3 == 0),
+            "dest_port": (443, 53, 80, 104, 2575)[n % 5], "proto": "TCP",
+        }  # fmt: skip
+        kind = n % 10
+        if kind < 5:
+            base |= {"event_type": "flow", "flow": {"pkts_toserver": 9, "bytes_toserver": 812,
+                                                    "state": "closed", "reason": "timeout"}}
+        elif kind < 7:
+            base |= {"event_type": "dns", "dns": {"type": "query", "rrname": f"h{n % 5000}.example",
+                                                  "rrtype": "A"}}
+        elif kind == 7:
+            base |= {"event_type": "http", "http": {"hostname": f"s{n % 300}.example", "url": "/",
+                                                    "status": 200, "http_user_agent": "x"}}
+        elif kind == 8:
+            base |= {"event_type": "tls",
+                     "tls": {"sni": f"s{n % 300}.example", "version": "TLS 1.3"}}
+        else:
+            base |= {"event_type": "alert", "alert": {"action": "allowed", "signature_id": 2000000
+                     + n % 50, "signature": f"ET POLICY test {n % 50}", "severity": 2}}
+        out.append(orjson.dumps(base))
+    return out
+
+
+ZEEK_HEADER = (
+    "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tconn\n"
+    "#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\tduration\t"
+    "orig_bytes\tresp_bytes\tconn_state\n"
+    "#types\ttime\tstring\taddr\tport\taddr\tport\tenum\tstring\tinterval\tcount\tcount\tstring\n"
+)
+
+
+def zeek_lines(count: int, rng: random.Random) -> list[bytes]:
+    return [
+        (
+            f"{T0 + n / 50:.6f}\tC{n:x}\t{_ip(rng, True)}\t{1024 + n % 60000}\t"
+            f"{_ip(rng, n % 3 == 0)}\t{(443, 53, 80, 104, 2575)[n % 5]}\t"
+            f"{'udp' if n % 5 == 1 else 'tcp'}\t-\t0.{n % 999:03d}\t{n % 9000}\t{n % 7000}\tSF"
+        ).encode()
+        for n in range(count)
+    ]
+
+
 def parse_only(connector: Connector, path: Path) -> tuple[float, float, int]:
     """(wall seconds, CPU seconds of this process, rows) of the connector alone."""
     started, cpu = time.perf_counter(), time.process_time()
@@ -133,7 +195,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args()
-    work = args.workdir or Path(tempfile.mkdtemp(prefix="carewarden-syslog-bench-"))
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="carewarden-telemetry-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     rng = random.Random(7)
     syslog_path = work / "bench-syslog.log"
@@ -142,9 +204,15 @@ def main() -> None:
     os.utime(syslog_path, (reference, reference))
     osquery_path = work / "osqueryd.results.log"
     osquery_path.write_bytes(b"\n".join(osquery_lines(args.records, rng)) + b"\n")
+    eve_path = work / "eve.json"
+    eve_path.write_bytes(b"\n".join(eve_lines(args.records, rng)) + b"\n")
+    conn_path = work / "conn.log"
+    conn_path.write_bytes(ZEEK_HEADER.encode() + b"\n".join(zeek_lines(args.records, rng)) + b"\n")
     makers: dict[str, tuple[Callable[[], Connector], Path]] = {
         "syslog": (SyslogConnector, syslog_path),
         "osquery": (OsqueryConnector, osquery_path),
+        "suricata": (SuricataConnector, eve_path),
+        "zeek": (ZeekConnector, conn_path),
     }
     for name, (make, path) in makers.items():
         parsed = [parse_only(make(), path) for _ in range(args.repeat)]

@@ -14,8 +14,7 @@ import orjson
 import typer
 
 from carewarden.cli.common import EXIT_USAGE, StoreOption, console, fail, store_path
-from carewarden.cli.pdp import POSTURE, PoliciesOption
-from carewarden.cli.pdp import _point as load_point
+from carewarden.cli.pdp import POSTURE, PoliciesOption, load_point
 from carewarden.errors import CarewardenError
 
 app = typer.Typer(

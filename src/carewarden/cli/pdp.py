@@ -38,7 +38,7 @@ PoliciesOption = Annotated[
 POSTURE = ("managed", "encrypted", "patched")
 
 
-def _point(store: Path | None, policies: Path | None) -> DecisionPoint:
+def load_point(store: Path | None, policies: Path | None) -> DecisionPoint:
     with user_errors():
         point = DecisionPoint(store_path(store), PolicyHolder(policies))
     problem = point.refresh()
@@ -64,7 +64,7 @@ def serve(
 
     from carewarden.access.authzen import create_app
 
-    point = _point(store, policies)
+    point = load_point(store, policies)
     counts = point.snapshot.counts if point.snapshot else {}
     console.print(
         f"[bold]carewarden pdp[/] on http://{host}:{port}/access/v1/evaluation: "
@@ -115,7 +115,7 @@ def check(
         "resource": {"type": "patient", "id": patient},
         "context": context,
     }
-    point = _point(store, policies)
+    point = load_point(store, policies)
     try:
         answer = point.evaluate_authzen(body)
     except RequestError as exc:

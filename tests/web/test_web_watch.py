@@ -70,3 +70,17 @@ def test_the_server_hosts_the_live_watcher(tmp_path: Path) -> None:
         time.sleep(0.5)
         assert _events(hub) == 91
     hub.close()
+
+
+def test_serve_refuses_a_bad_watch_config(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from carewarden.cli.main import app
+
+    bad = tmp_path / "watch.yaml"
+    bad.write_text("files:\n  - path: a.log\n    kind: carrier-pigeon\n")
+    result = CliRunner().invoke(
+        app, ["serve", "--store", str(tmp_path / "store"), "--watch", str(bad)]
+    )
+    assert result.exit_code == 2
+    assert "watch.yaml" in result.output and "Traceback" not in result.output

@@ -316,13 +316,18 @@ def assets_page(
 ) -> Response:
     hub = hub_of(request)
 
-    def compute() -> Any:
+    def inventory() -> Any:
         with hub.reader() as store:
             counts = asset_service.inventory_by_class(store)
             devices = asset_service.list_assets(store, cls) if cls in CLASSES else []
-            return posture(store), counts, devices
+            return counts, devices
 
-    found, counts, devices = hub.cached(("assets", cls), compute)
+    def layers() -> Any:
+        with hub.reader() as store:
+            return posture(store)
+
+    counts, devices = hub.cached(("assets", cls), inventory)
+    found = hub.cached("posture", layers)  # the overview page's, shared
     iomt = next((layer for layer in found.layers if layer.key == "iomt"), None)
     return render(
         request,

@@ -14,15 +14,26 @@ set was found (the rule is then evaluated on every event of its log source).
 
 from __future__ import annotations
 
+import re
+
 from sigma.conditions import (
     ConditionAND,
     ConditionFieldEqualsValueExpression,
     ConditionOR,
     ConditionValueExpression,
 )
-from sigma.types import SigmaCasedString, SigmaNumber, SigmaString, SpecialChars
+from sigma.types import (
+    SigmaCasedString,
+    SigmaExpansion,
+    SigmaNumber,
+    SigmaRegularExpression,
+    SigmaRegularExpressionFlag,
+    SigmaString,
+    SpecialChars,
+)
 
 from carewarden.sigma.backend import ALL_FIELD
+from carewarden.sigma.regex_literals import required_literals
 
 Key = tuple[str, str, str]
 # An AND takes the cheapest child anchor; more keys than this is no anchor.
@@ -32,10 +43,26 @@ MIN_CONTAINED = 3
 
 
 def _leaf(cond: ConditionFieldEqualsValueExpression) -> set[Key] | None:
-    field = cond.field.lower() if cond.field else None
-    value = cond.value
-    if field is None:
+    if not cond.field:
         return None
+    return _value_keys(cond.field.lower(), cond.value)
+
+
+def _value_keys(field: str, value: object) -> set[Key] | None:
+    if isinstance(value, SigmaExpansion):  # base64offset, windash …: one of the variants
+        keys: set[Key] = set()
+        for variant in value.values:
+            found = _value_keys(field, variant)
+            if found is None:
+                return None
+            keys |= found
+        return keys
+    if isinstance(value, SigmaRegularExpression):
+        ignore_case = SigmaRegularExpressionFlag.IGNORECASE in value.flags
+        texts = required_literals(str(value.to_plain()), re.IGNORECASE if ignore_case else 0)
+        if texts is None or not all(_long_enough(t) for t in texts):
+            return None
+        return {("c", field, t.lower()) for t in texts}
     if isinstance(value, SigmaNumber):
         return {("f", field, str(value.number).lower())}
     if not isinstance(value, SigmaString) or isinstance(value, SigmaCasedString):
@@ -58,9 +85,15 @@ def _leaf(cond: ConditionFieldEqualsValueExpression) -> set[Key] | None:
     if len(literals) != sum(1 for p in parts if not isinstance(p, SpecialChars)):
         return None  # a placeholder
     longest = max(literals, key=len, default="")
-    if len(longest) >= MIN_CONTAINED:
+    if _long_enough(longest):
         return {("c", field, longest.lower())}
     return None
+
+
+def _long_enough(text: str) -> bool:
+    """A contained text selective enough to be an anchor: three characters, or one that is
+    not ASCII (a homoglyph, an emoji, a right-to-left override: rare in event fields)."""
+    return len(text) >= MIN_CONTAINED or (bool(text) and not text.isascii())
 
 
 def anchor(cond: object) -> set[Key] | None:
@@ -71,7 +104,7 @@ def anchor(cond: object) -> set[Key] | None:
         # A keyword: somewhere in the event's values (the engine's "_all" field).
         literals = [p for p in cond.value.s if isinstance(p, str)]
         longest = max(literals, key=len, default="")
-        return {("c", ALL_FIELD, longest.lower())} if len(longest) >= MIN_CONTAINED else None
+        return {("c", ALL_FIELD, longest.lower())} if _long_enough(longest) else None
     if isinstance(cond, ConditionOR):
         keys: set[Key] = set()
         for arg in cond.args:
@@ -90,13 +123,50 @@ def anchor(cond: object) -> set[Key] | None:
     return None  # NOT, keywords, anything else: no anchor
 
 
-def _cost(keys: set[Key]) -> tuple[int, int, int]:
-    # Exact keys before contained texts (a short text matches many events), then fewer keys;
-    # among equals, prefer file names and values over event ids.
-    contained = [k for k in keys if k[0] == "c"]
-    shortest = min((len(k[2]) for k in contained), default=99)
-    return (
-        len(contained) and 1,
-        len(keys) + max(0, 8 - shortest) * 4,
-        sum(1 for k in keys if k[1] == "eventid"),
-    )
+# Fields with few distinct values on a Windows host: ``IntegrityLevel: High`` or
+# ``Company: Microsoft Corporation`` holds for a large share of process events, so an anchor on
+# them selects little. Another condition of the same AND is preferred, even a contained text.
+LOW_CARDINALITY = frozenset(
+    {
+        "eventid",
+        "integritylevel",
+        "company",
+        "product",
+        "logontype",
+        "level",
+        "user",
+        "parentuser",
+        "subjectusername",
+        "subjectusersid",
+        "currentdirectory",
+        "provider_name",
+        "status",
+        "accesses",
+        "grantedaccess",
+    }
+)
+# Texts that nearly every file path or command line on Windows contains.
+COMMON_PATHS = (
+    "c:\\windows\\system32\\",
+    "c:\\windows\\syswow64\\",
+    "c:\\program files (x86)\\",
+    "c:\\programdata\\",
+    "c:\\users\\public\\",
+    ".exe ",
+    ".dll,",
+)
+
+
+def _weight(key: Key) -> int:
+    kind, field, value = key
+    if kind == "c":
+        common = any(value in path for path in COMMON_PATHS)
+        return 4 + max(0, 8 - len(value)) * 4 + (40 if common else 0)
+    return 40 if field in LOW_CARDINALITY else 1
+
+
+def _cost(keys: set[Key]) -> tuple[int, int]:
+    """How many events an anchor is expected to select, in relative units: exact keys on
+    selective fields first, then contained texts (a short or common text selects many),
+    keys on low-cardinality fields last; among equals, fewer event-id keys."""
+    return (sum(_weight(k) for k in keys), sum(1 for k in keys if k[1] == "eventid"))

@@ -231,20 +231,21 @@ class Compiler:
             out.error = f"invalid SQL: {str(exc).splitlines()[0]}"
             return out
         out.condition = condition
-        keys: set[Key] = set()
+        keys: set[Key] | None = set()
         for parsed in rule.detection.parsed_condition:
             found = anchor(parsed.parsed)
-            if found is None:
-                return out
+            if found is None or keys is None:
+                keys = None
+                continue
             keys |= found
-        out.anchors = sorted(keys)
+        out.anchors = sorted(keys) if keys is not None else None
         self.python.patterns = []
         try:
             expressions = self.python.convert_rule(rule) or rule.get_conversion_result()
             out.python = " or ".join(f"({e})" for e in expressions)
             out.patterns = list(self.python.patterns)
         except (SigmaError, NotImplementedError, re.error):
-            out.python = None  # evaluated by DuckDB on every event of its log source
+            out.python = None  # evaluated by DuckDB only
         return out
 
     def correlation(self, rule: SigmaCorrelationRule, path: str) -> CompiledRule:

@@ -44,6 +44,27 @@ class Match:
     event: int  # index of the event in the evaluated batch
 
 
+class _Targets:
+    """Key number -> the rules anchored on that key, as flat arrays (CSR), so that the
+    (rule, row) pairs of many found keys are expanded by numpy, not per key in Python."""
+
+    def __init__(self, targets: list[list[int]]) -> None:
+        counts = np.array([len(t) for t in targets], np.int64)
+        self.offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        self.rules = np.array([r for t in targets for r in t], np.int64)
+
+    def expand(self, keys: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rules, rows): each (key, row) pair once per rule anchored on the key."""
+        starts = self.offsets[keys]
+        counts = self.offsets[keys + 1] - starts
+        total = int(counts.sum())
+        if total == 0:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        ends = np.cumsum(counts)
+        index = np.repeat(starts - (ends - counts), counts) + np.arange(total)
+        return self.rules[index], np.repeat(rows, counts)
+
+
 class _Index:
     """The anchors of a route's rules, by kind and field."""
 
@@ -57,46 +78,68 @@ class _Index:
                 else:
                     exact[(kind, field)][value].append(number)
         self.exact = {
-            key: (pa.array(list(values), pa.string()), list(values.values()))
+            key: (pa.array(list(values), pa.string()), _Targets(list(values.values())))
             for key, values in exact.items()
         }
         self.contained = {
             field: (
-                ahocorasick_rs.AhoCorasick(list(values)),
-                list(values.values()),
+                ahocorasick_rs.BytesAhoCorasick([text.encode() for text in values]),
+                _Targets(list(values.values())),
             )
             for field, values in contained.items()
         }
 
     def candidates(self, table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
         """(rule number, row) pairs, each once, of the rows that hold an anchor key."""
-        rules: list[int] = []
-        rows: list[int] = []
+        found_rules: list[np.ndarray] = []
+        found_rows: list[np.ndarray] = []
         for (kind, field), (keys, targets) in self.exact.items():
             values = table.column(column(field)[1:-1])
             if kind == "b":
                 values = pc.replace_substring_regex(values, r"^.*\\", "")
             found = pc.index_in(values, value_set=keys)
-            positions = pc.indices_nonzero(pc.is_valid(found)).to_numpy()
-            for row, key in zip(
-                positions.tolist(), pc.take(found, positions).to_pylist(), strict=True
-            ):
-                for rule in targets[key]:
-                    rules.append(rule)
-                    rows.append(row)
+            positions = pc.indices_nonzero(pc.is_valid(found))
+            if len(positions) == 0:
+                continue
+            key_numbers = pc.take(found, positions).to_numpy().astype(np.int64)
+            rules, rows = targets.expand(key_numbers, positions.to_numpy().astype(np.int64))
+            found_rules.append(rules)
+            found_rows.append(rows)
         for field, (automaton, targets) in self.contained.items():
-            values = table.column(column(field)[1:-1]).to_pylist()
-            for row, value in enumerate(values):
-                if not value:
-                    continue
-                for key, _start, _end in automaton.find_matches_as_indexes(value, overlapping=True):
-                    for rule in targets[key]:
-                        rules.append(rule)
-                        rows.append(row)
-        if not rules:
+            keys, rows = _contained(table.column(column(field)[1:-1]), automaton)
+            if len(keys):
+                rules, rows = targets.expand(keys, rows)
+                found_rules.append(rules)
+                found_rows.append(rows)
+        if not found_rules:
             return np.empty(0, np.int32), np.empty(0, np.int32)
-        codes = np.unique(np.array(rules, np.int64) << 32 | np.array(rows, np.int64))
+        codes = np.unique(np.concatenate(found_rules) << 32 | np.concatenate(found_rows))
         return (codes >> 32).astype(np.int32), (codes & 0xFFFFFFFF).astype(np.int32)
+
+
+def _contained(
+    values: pa.ChunkedArray, automaton: ahocorasick_rs.BytesAhoCorasick
+) -> tuple[np.ndarray, np.ndarray]:
+    """(anchor number, row) of every anchor text found in a column's values. The automaton
+    reads the column's UTF-8 data buffer as one text, in place (one call per column, no
+    Python string per value); a match's row comes from the column's offsets, and a match
+    that spans two values is dropped."""
+    array = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
+    if len(array) == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    width = np.int64 if array.type == pa.large_string() else np.int32
+    _validity, offsets_buffer, data = array.buffers()
+    if data is None or data.size == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    offsets = np.frombuffer(offsets_buffer, width)[array.offset : array.offset + len(array) + 1]
+    matches = automaton.find_matches_as_indexes(np.frombuffer(data, np.uint8), overlapping=True)
+    if not matches:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    found = np.array(matches, np.int64)
+    first = np.searchsorted(offsets, found[:, 1], side="right") - 1
+    last = np.searchsorted(offsets, found[:, 2] - 1, side="right") - 1
+    inside = (first == last) & (first >= 0) & (first < len(array))
+    return found[inside, 0], first[inside]
 
 
 class Route:
@@ -109,6 +152,8 @@ class Route:
         columns: set[tuple[str, bool]] = set()
         for rule in rules:
             columns.update(rule.columns)
+            # An anchor reads the lower-cased value, which a regular expression alone does not.
+            columns.update((field, False) for _kind, field, _value in rule.anchors or ())
         self.columns = sorted(columns)
         self.con = con
         number = next(_ids)
@@ -200,25 +245,27 @@ class Route:
         found: list[tuple[int, int]] = []
         rules, rows = self.index.candidates(table)
         small = table.num_rows * len(self.everywhere) <= PYTHON_ROWS
-        pairs: Iterable[tuple[int, int]] = zip(rules.tolist(), rows.tolist(), strict=True)
-        if small and self.everywhere:
-            pairs = itertools.chain(
-                pairs,
-                (
-                    (n, row)
-                    for n in self.everywhere
-                    if self.predicates[n] is not None
-                    for row in range(table.num_rows)
-                ),
+        python_everywhere = [n for n in self.everywhere if self.predicates[n] is not None]
+        if small and python_everywhere:
+            everywhere = np.array(python_everywhere, np.int32)
+            rules = np.concatenate([rules, np.repeat(everywhere, table.num_rows)])
+            rows = np.concatenate(
+                [rows, np.tile(np.arange(table.num_rows, dtype=np.int32), len(everywhere))]
             )
-        columns: dict[str, list[str | None]] | None = None
-        predicates = self.predicates
-        for rule, row in pairs:
-            if columns is None:
-                columns = {name: table.column(name).to_pylist() for name in table.column_names[1:]}
-            predicate = predicates[rule]
-            if predicate is not None and predicate(columns, row):
-                found.append((rule, row))
+        if len(rows):
+            # The predicates read Python values: convert only the candidate rows.
+            wanted = np.unique(rows)
+            if len(wanted) < table.num_rows:
+                candidates = table.take(wanted)
+                local = np.searchsorted(wanted, rows)
+            else:
+                candidates, local = table, rows
+            columns = {name: candidates.column(name).to_pylist() for name in table.column_names[1:]}
+            predicates = self.predicates
+            for rule, row, at in zip(rules.tolist(), rows.tolist(), local.tolist(), strict=True):
+                predicate = predicates[rule]
+                if predicate is not None and predicate(columns, at):
+                    found.append((rule, row))
         view = self.views[small]
         if view is not None:
             self.con.register(self.route_name, table)

@@ -58,7 +58,10 @@ def text(value: Any) -> str:
 
 def _leaves(node: Mapping[str, Any], out: dict[str, str]) -> None:
     for key, value in node.items():
-        if key == "#attributes":
+        if type(value) is str:  # most values: the fast path (this runs per event field)
+            if key != "xmlns":
+                out[key] = value
+        elif key == "#attributes":
             if isinstance(value, dict):
                 for name, attribute in value.items():
                     if name != "xmlns":
@@ -85,8 +88,10 @@ def _attr(node: Any, name: str) -> Any:
 def parse_time(value: str) -> dt.datetime:
     """An ISO-8601 time (``Z`` or an offset; none means UTC) as naive UTC."""
     stamp = value.strip().replace(" ", "T", 1)
-    if len(stamp) > 26 and stamp[19] == "." and stamp.endswith("Z"):
-        stamp = stamp[:26] + "Z"  # more than microseconds (NXLog, .NET): keep six digits
+    if stamp.endswith("Z") and len(stamp) > 19 and stamp[19] == ".":
+        # UTC with a fraction, as every EVTX record has it: no zone to convert. More than
+        # microseconds (NXLog, .NET): keep six digits.
+        return dt.datetime.fromisoformat(stamp[:26] if len(stamp) > 27 else stamp[:-1])
     parsed = dt.datetime.fromisoformat(stamp)
     if parsed.tzinfo is not None:
         parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
@@ -118,9 +123,10 @@ def from_evtx_json(doc: Mapping[str, Any]) -> WinEvent:
         elif data is not None:
             fields[section] = text(data)
     for key, value in system.items():
-        if isinstance(value, dict):
-            continue
-        fields[key] = text(value)
+        if type(value) is str:
+            fields[key] = value
+        elif not isinstance(value, dict):
+            fields[key] = text(value)
     event_id = system.get("EventID")
     if isinstance(event_id, dict):
         event_id = event_id.get("#text")

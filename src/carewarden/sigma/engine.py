@@ -132,7 +132,9 @@ def _contained(
     if data is None or data.size == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     offsets = np.frombuffer(offsets_buffer, width)[array.offset : array.offset + len(array) + 1]
-    matches = automaton.find_matches_as_indexes(np.frombuffer(data, np.uint8), overlapping=True)
+    matches = automaton.find_matches_as_indexes(
+        memoryview(np.frombuffer(data, np.uint8)), overlapping=True
+    )
     if not matches:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     found = np.array(matches, np.int64)

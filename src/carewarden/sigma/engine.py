@@ -19,6 +19,7 @@ import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import ahocorasick_rs
 import duckdb
@@ -132,9 +133,8 @@ def _contained(
     if data is None or data.size == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     offsets = np.frombuffer(offsets_buffer, width)[array.offset : array.offset + len(array) + 1]
-    matches = automaton.find_matches_as_indexes(
-        memoryview(np.frombuffer(data, np.uint8)), overlapping=True
-    )
+    haystack: Any = np.frombuffer(data, np.uint8)  # a buffer of u8 (numpy's stubs lack it)
+    matches = automaton.find_matches_as_indexes(haystack, overlapping=True)
     if not matches:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     found = np.array(matches, np.int64)

@@ -36,6 +36,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from carewarden.telemetry import zeek
+
 SYSMON = "Microsoft-Windows-Sysmon/Operational"
 SECURITY = "Security"
 POWERSHELL = ("Microsoft-Windows-PowerShell/Operational", "PowerShellCore/Operational")
@@ -178,7 +180,7 @@ ANY = "any"  # a Windows rule with neither category nor service reads every Wind
 # Channels of the non-Windows connectors: never read by Windows rules.
 SYSLOG = "syslog"
 OSQUERY = "osquery"
-ZEEK = "zeek"
+ZEEK = zeek.CHANNEL
 SURICATA = "suricata"
 NOT_WINDOWS = frozenset({SYSLOG, "cef", OSQUERY, ZEEK, SURICATA})
 
@@ -236,19 +238,6 @@ LINUX_CATEGORIES: dict[str, tuple[Source, ...]] = {
 }
 
 
-# Zeek logs (the ``service`` of a ``product: zeek`` rule): those of Zeek's own scripts and of
-# the common packages. A rule names one of them; any other is reported, not silently empty.
-ZEEK_LOGS = frozenset(
-    {
-        "conn", "dce_rpc", "dhcp", "dnp3", "dns", "dpd", "analyzer", "files", "ftp", "http",
-        "intel", "irc", "kerberos", "known_certs", "known_hosts", "known_modbus",
-        "known_services", "ldap", "ldap_search", "modbus", "mqtt_connect", "mqtt_publish",
-        "mqtt_subscribe", "mysql", "notice", "ntlm", "ntp", "ocsp", "pe", "quic", "radius",
-        "rdp", "rfb", "signatures", "sip", "smb_cmd", "smb_files", "smb_mapping", "smtp",
-        "snmp", "socks", "software", "ssh", "ssl", "syslog", "traceroute", "tunnel", "weird",
-        "x509",
-    }
-)  # fmt: skip
 _ZEEK_ADDRESSES = {
     "src_ip": "id.orig_h",
     "src_port": "id.orig_p",
@@ -384,7 +373,7 @@ def _zeek_route(category: str | None, service: str | None) -> str:
             )
         return f"zeek:category:{category.lower()}"
     if service:
-        if service.lower() not in ZEEK_LOGS:
+        if service.lower() not in zeek.LOGS:
             raise UnroutableError(f"log source service {service!r} is no Zeek log known here")
         return f"zeek:service:{service.lower()}"
     return "zeek:any"

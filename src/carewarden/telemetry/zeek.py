@@ -62,8 +62,22 @@ IGNORED = frozenset(
         "telemetry",
     }
 )
+# Logs of Zeek's own scripts and of common packages (the ``service`` of a Sigma Zeek rule).
+LOGS = frozenset(
+    {
+        "analyzer", "conn", "dce_rpc", "dhcp", "dnp3", "dns", "dpd", "files", "ftp", "http",
+        "intel", "irc", "kerberos", "known_certs", "known_hosts", "known_modbus",
+        "known_services", "ldap", "ldap_search", "modbus", "mqtt_connect", "mqtt_publish",
+        "mqtt_subscribe", "mysql", "notice", "ntlm", "ntp", "ocsp", "pe", "quic", "radius",
+        "rdp", "rfb", "signatures", "sip", "smb_cmd", "smb_files", "smb_mapping", "smtp",
+        "snmp", "socks", "software", "ssh", "ssl", "syslog", "traceroute", "tunnel", "weird",
+        "x509",
+    }
+)  # fmt: skip
 _ESCAPE = re.compile(rb"\\x([0-9a-fA-F]{2})")
 _NAME_SPLIT = re.compile(r"[._-]")
+# Log names holding the separators of a file name's suffix (``smb_files_20240301.log``).
+_COMPOUND = sorted((n for n in LOGS | IGNORED if _NAME_SPLIT.search(n)), key=len, reverse=True)
 
 
 # conn_state values where the responder answered (the traffic passed), and where it refused.
@@ -76,8 +90,13 @@ class NotZeek(ValueError):
 
 
 def path_from_name(name: str) -> str:
-    """The log path a file name stands for: ``conn.log`` → conn, ``dns_20240301.log`` → dns."""
-    return _NAME_SPLIT.split(name.lower(), maxsplit=1)[0]
+    """The log path a file name stands for: ``conn.log`` → conn, ``dns_20240301.log`` → dns,
+    ``smb_files.09:00:00-10:00:00.log`` → smb_files."""
+    lower = name.lower()
+    for log in _COMPOUND:
+        if lower.startswith(log) and lower[len(log) : len(log) + 1] in ("", ".", "_", "-"):
+            return log
+    return _NAME_SPLIT.split(lower, maxsplit=1)[0]
 
 
 def unescape(value: bytes) -> str:

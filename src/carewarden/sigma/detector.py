@@ -18,6 +18,7 @@ from carewarden.detect.engine import Alert, DetectContext
 from carewarden.sigma.alerts import AlertBuilder
 from carewarden.sigma.compiler import CompiledRule
 from carewarden.sigma.engine import SigmaEngine
+from carewarden.sigma.logsources import NOT_WINDOWS
 from carewarden.store import Store
 from carewarden.telemetry import osquery, suricata, syslog, zeek
 from carewarden.telemetry.winevent import NotAnEvent, WinEvent, from_json
@@ -34,9 +35,6 @@ def stored_rules(store: Store) -> tuple[list[CompiledRule], dict[str, str]]:
     ).to_pylist()
     rules = [CompiledRule.from_row(row) for row in rows]
     return rules, {row["rule_id"]: row["reference"] or row["path"] for row in rows}
-
-
-NOT_WINDOWS = (syslog.CHANNEL, syslog.CEF_CHANNEL, osquery.CHANNEL, zeek.CHANNEL, suricata.CHANNEL)
 
 
 def rebuild(
@@ -84,6 +82,9 @@ class SigmaDetector:
             return []
         engine = SigmaEngine(rules)
         builder = AlertBuilder(rules, references)
+        # Events of a non-Windows source no imported rule reads are not rebuilt.
+        read = {source.channel for route in engine.routes for source in route.sources}
+        unread = NOT_WINDOWS - read
         sql = (
             "SELECT event_uid, raw, channel, time, host, provider FROM security_event "
             "ORDER BY time, event_uid"
@@ -95,6 +96,8 @@ class SigmaDetector:
             for uid, raw, channel, time, host, provider in zip(
                 uids, *(batch.column(i).to_pylist() for i in range(1, 6)), strict=True
             ):
+                if channel in unread:
+                    continue
                 try:
                     events.append(rebuild(raw, channel, time, host, provider))
                 except (orjson.JSONDecodeError, NotAnEvent, ValueError):

@@ -1,4 +1,4 @@
-"""Evaluating compiled Sigma rules over batches of Windows events.
+"""Evaluating compiled Sigma rules over batches of flat events (Windows, Linux, network).
 
 For each batch, events are grouped by (channel, event id); each route (a log source, see
 :mod:`carewarden.sigma.logsources`) takes the groups of its sources into one Arrow table

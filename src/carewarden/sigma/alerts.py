@@ -74,6 +74,15 @@ def _example(event: WinEvent) -> str:
         "cmdline",
         "target_path",
         "message",
+        "query",
+        "dns.rrname",
+        "dns.queries.rrname",
+        "uri",
+        "http.url",
+        "name",
+        "operation",
+        "id.resp_h",
+        "dest_ip",
     ):
         value = event.fields.get(name)
         if value:

@@ -1,4 +1,4 @@
-"""Evaluating compiled Sigma rules over batches of Windows events.
+"""Evaluating compiled Sigma rules over batches of flat events (Windows, Linux, network).
 
 For each batch, events are grouped by (channel, event id); each route (a log source, see
 :mod:`carewarden.sigma.logsources`) takes the groups of its sources into one Arrow table
@@ -232,8 +232,10 @@ class Route:
                 actual = mapping.get(lower) or names.get(lower)
                 if actual is None:
                     out.extend(itertools.repeat(None, len(indexes)))
-                else:
+                elif isinstance(actual, str):
                     out.extend([events[i].fields.get(actual) for i in indexes])
+                else:  # several names: the first the event holds
+                    out.extend([_first(events[i].fields, actual) for i in indexes])
         if not selected:
             return None
         arrays = []
@@ -280,6 +282,14 @@ class Route:
 
 def _unanchored(rule: CompiledRule) -> CompiledRule:
     return CompiledRule(rule.rule_id, rule.title, rule.kind, rule.path, anchors=None)
+
+
+def _first(fields: dict[str, str], names: tuple[str, ...]) -> str | None:
+    for name in names:
+        value = fields.get(name)
+        if value is not None:
+            return value
+    return None
 
 
 def _resolver(events: Sequence[WinEvent], indexes: list[int]) -> dict[str, str]:

@@ -19,12 +19,24 @@ line (its keywords search the whole line); ``auditd`` reads auditd records, whos
 ``key=value`` fields rules name (``type``, ``SYSCALL``, ``a0``…). ``process_creation``,
 ``file_event`` and ``network_connection`` read osquery's evented tables, with Sigma's field
 names mapped to osquery's columns (``Image`` → ``path``, ``CommandLine`` → ``cmdline``…).
+
+Network rules read the events of the Zeek and Suricata connectors. ``product: zeek`` with a
+``service`` reads the records of that Zeek log (``dns``, ``http``, ``smb_files``…, the
+record's ``_path``), under Zeek's field names, which SigmaHQ's Zeek rules use; the Sigma
+names of web logs (``c-uri``, ``c-useragent``…) are mapped to Zeek's. ``category: dns``
+reads Zeek's dns.log and Suricata's ``event_type: dns`` events; ``category: firewall``
+Zeek's conn.log and Suricata's ``flow`` events; each with a field mapping from Sigma's
+generic names (``query``, ``answer``, ``record_type``; ``src_ip``, ``dst_port``,
+``action``…) to the source's. A mapping may name several fields of a source: the first an
+event holds is read (EVE v2 names the query ``dns.rrname``, v3 ``dns.queries.rrname``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+from carewarden.telemetry import zeek
 
 SYSMON = "Microsoft-Windows-Sysmon/Operational"
 SECURITY = "Security"
@@ -36,8 +48,8 @@ POWERSHELL_CLASSIC = "Windows PowerShell"
 class Source:
     channel: str
     event_ids: frozenset[int] | None = None
-    # Sigma field (lower case) -> the source's field name.
-    fields: Mapping[str, str] = field(default_factory=dict)
+    # Sigma field (lower case) -> the source's field name (or names: the first an event holds).
+    fields: Mapping[str, str | tuple[str, ...]] = field(default_factory=dict)
     # Only events whose field (source name) holds one of these values.
     where: tuple[str, frozenset[str]] | None = None
 
@@ -168,7 +180,9 @@ ANY = "any"  # a Windows rule with neither category nor service reads every Wind
 # Channels of the non-Windows connectors: never read by Windows rules.
 SYSLOG = "syslog"
 OSQUERY = "osquery"
-NOT_WINDOWS = frozenset({SYSLOG, "cef", OSQUERY})
+ZEEK = zeek.CHANNEL
+SURICATA = "suricata"
+NOT_WINDOWS = frozenset({SYSLOG, "cef", OSQUERY, ZEEK, SURICATA})
 
 # Linux service -> the syslog programs (``app``) that write it; None: every syslog line.
 LINUX_SERVICES: dict[str, frozenset[str] | None] = {
@@ -224,18 +238,105 @@ LINUX_CATEGORIES: dict[str, tuple[Source, ...]] = {
 }
 
 
+_ZEEK_ADDRESSES = {
+    "src_ip": "id.orig_h",
+    "src_port": "id.orig_p",
+    "dst_ip": "id.resp_h",
+    "dst_port": "id.resp_p",
+}
+_ZEEK_ENDPOINTS = {
+    **_ZEEK_ADDRESSES,
+    "c-ip": "id.orig_h",
+    "s-ip": "id.resp_h",
+    "s-port": "id.resp_p",
+}
+# Sigma's names for the fields of web logs (category proxy/webserver) -> http.log's.
+_ZEEK_HTTP = {
+    "c-uri": "uri",
+    "cs-uri": "uri",
+    "c-useragent": "user_agent",
+    "cs-method": "method",
+    "cs-host": "host",
+    "r-dns": "host",
+    "cs-referrer": "referrer",
+    "sc-status": "status_code",
+    "cs-version": "version",
+    "cs-bytes": "request_body_len",
+    "sc-bytes": "response_body_len",
+}
+ZEEK_FIELDS: dict[str, dict[str, str]] = {"http": _ZEEK_HTTP}
+# Sigma's dns category fields -> each source's.
+ZEEK_DNS = {
+    **_ZEEK_ADDRESSES,
+    "query": "query",
+    "answer": "answers",
+    "record_type": "qtype_name",
+    "response_code": "rcode_name",
+    "rcode": "rcode_name",
+}
+SURICATA_DNS: dict[str, str | tuple[str, ...]] = {
+    "dst_ip": "dest_ip",
+    "dst_port": "dest_port",
+    "query": ("dns.rrname", "dns.queries.rrname"),
+    "answer": ("dns.answers.rdata", "dns.rdata"),
+    "record_type": ("dns.rrtype", "dns.queries.rrtype"),
+    "response_code": "dns.rcode",
+    "rcode": "dns.rcode",
+}
+# Sigma's firewall category fields -> each source's; ``action``/``blocked`` are what the
+# connectors infer from a connection's state (see zeek.flat_fields, suricata.flat_fields).
+_FIREWALL = {"action": "_action", "blocked": "_blocked"}
+ZEEK_FIREWALL = {
+    **_ZEEK_ADDRESSES,
+    **_FIREWALL,
+    "protocol": "proto",
+    "src_bytes": "orig_bytes",
+    "dst_bytes": "resp_bytes",
+}
+SURICATA_FIREWALL = {
+    "dst_ip": "dest_ip",
+    "dst_port": "dest_port",
+    **_FIREWALL,
+    "protocol": "proto",
+    "src_bytes": "flow.bytes_toserver",
+    "dst_bytes": "flow.bytes_toclient",
+}
+
+
+def _zeek(log: str, fields: Mapping[str, str | tuple[str, ...]]) -> Source:
+    return Source(ZEEK, fields=fields, where=("_path", frozenset({log})))
+
+
+NETWORK_CATEGORIES: dict[str, tuple[Source, ...]] = {
+    "dns": (
+        _zeek("dns", ZEEK_DNS),
+        Source(SURICATA, fields=SURICATA_DNS, where=("event_type", frozenset({"dns"}))),
+    ),
+    "firewall": (
+        _zeek("conn", ZEEK_FIREWALL),
+        Source(SURICATA, fields=SURICATA_FIREWALL, where=("event_type", frozenset({"flow"}))),
+    ),
+}
+
+
 class UnroutableError(ValueError):
     """A rule's log source has no source of Windows events here."""
 
 
 def route_of(product: str | None, category: str | None, service: str | None) -> str:
     """The routing key of a rule's log source (``category:…``, ``service:…`` or ``any``;
-    ``linux:…`` for Linux rules)."""
+    ``linux:…`` for Linux rules, ``zeek:…`` and ``network:…`` for network rules)."""
     if (product or "").lower() == "linux":
         return _linux_route(category, service)
+    if (product or "").lower() == ZEEK:
+        return _zeek_route(category, service)
+    if not product and category and category.lower() in NETWORK_CATEGORIES:
+        return f"network:category:{category.lower()}"
     if (product or "").lower() != "windows":
         raise UnroutableError(
-            f"log source product {product!r}: only Windows and Linux rules are evaluated here"
+            f"log source product {product!r}: only Windows and Linux rules, and network "
+            f"rules (product zeek; categories {', '.join(sorted(NETWORK_CATEGORIES))}), are "
+            "evaluated here"
         )
     if category:
         if category.lower() not in CATEGORIES:
@@ -263,6 +364,31 @@ def _linux_route(category: str | None, service: str | None) -> str:
     return "linux:any"
 
 
+def _zeek_route(category: str | None, service: str | None) -> str:
+    if category:
+        if category.lower() not in NETWORK_CATEGORIES:
+            raise UnroutableError(
+                f"log source category {category!r} has no Zeek log (Zeek feeds "
+                f"{', '.join(sorted(NETWORK_CATEGORIES))})"
+            )
+        return f"zeek:category:{category.lower()}"
+    if service:
+        if service.lower() not in zeek.LOGS:
+            raise UnroutableError(f"log source service {service!r} is no Zeek log known here")
+        return f"zeek:service:{service.lower()}"
+    return "zeek:any"
+
+
+def _zeek_sources(route: str) -> tuple[Source, ...]:
+    kind, _, name = route.partition(":")
+    if kind == "category":
+        return tuple(s for s in NETWORK_CATEGORIES[name] if s.channel == ZEEK)
+    if kind == "service":
+        fields = {**_ZEEK_ENDPOINTS, **ZEEK_FIELDS.get(name, {})}
+        return (_zeek(name, fields),)
+    return (Source(ZEEK, fields=_ZEEK_ENDPOINTS),)
+
+
 def _linux_sources(route: str) -> tuple[Source, ...]:
     kind, _, name = route.partition(":")
     if kind == "category":
@@ -280,6 +406,10 @@ def sources(route: str) -> tuple[Source, ...]:
     kind, _, name = route.partition(":")
     if kind == "linux":
         return _linux_sources(name)
+    if kind == "zeek":
+        return _zeek_sources(name)
+    if kind == "network":
+        return NETWORK_CATEGORIES[name.removeprefix("category:")]
     if kind == "category":
         return CATEGORIES[name]
     if kind == "service":

@@ -12,7 +12,7 @@ import datetime as dt
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from blake3 import blake3
 
@@ -91,6 +91,36 @@ def text(value: object) -> str | None:
         joined = ",".join(t for t in (text(v) for v in value) if t)
         return joined or None
     return str(value)
+
+
+def flatten(doc: dict[str, Any]) -> dict[str, str]:
+    """A JSON record as the flat text fields Sigma rules read: nested keys joined with dots
+    (``{"id": {"orig_h": …}}`` → ``id.orig_h``), lists of values joined with commas (as
+    Zeek writes its sets), a list of objects as one field per key (``dns.answers.rdata``:
+    every answer's ``rdata``), booleans as ``true``/``false``; null and empty values left
+    out."""
+    out: dict[str, str] = {}
+    _flatten(doc, "", out)
+    return out
+
+
+def _flatten(node: dict[str, Any], prefix: str, out: dict[str, str]) -> None:
+    for key, value in node.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            _flatten(value, name + ".", out)
+        elif isinstance(value, list) and any(isinstance(v, dict) for v in value):
+            collected: dict[str, list[str]] = {}
+            for item in value:
+                if isinstance(item, dict):
+                    for sub, joined in flatten(item).items():
+                        collected.setdefault(sub, []).append(joined)
+            for sub, values in collected.items():
+                out[f"{name}.{sub}"] = ",".join(values)
+        else:
+            found = text(value)
+            if found is not None:
+                out[name] = found
 
 
 def integer(value: object, bits: int = 64) -> int | None:

@@ -4,7 +4,10 @@ Classes: alert → detection finding (2004), flow, tls, anomaly and other networ
 network activity (4001; TLS has no class of its own here, its server name is kept in
 ``dns_query``), dns → DNS activity (4003), http → HTTP activity (4002), fileinfo → file
 activity (1001). ``stats`` records describe the sensor, not traffic: they are counted as
-ignored. The raw line is kept; the id is a hash of it."""
+ignored. The raw line is kept; the id is a hash of it.
+
+Sigma rules read an event as :func:`flat_fields`: EVE's nested keys joined with dots
+(``dns.rrname``, ``http.url``, ``flow.state``…)."""
 
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ import orjson
 
 from carewarden.connectors.base import walk
 from carewarden.model import Batch, Rejected, preview
-from carewarden.telemetry.network import integer, iso_time, lines, row, text
+from carewarden.telemetry.network import flatten, integer, iso_time, lines, row, text
 from carewarden.telemetry.ocsf import DETECTION, DNS, FILE, HTTP, NETWORK, OcsfClass
 from carewarden.telemetry.rows import EventRows, drain
 
@@ -35,6 +38,11 @@ CLASSES: dict[str, OcsfClass] = {
     "anomaly": NETWORK,
 }
 IGNORED = frozenset({"stats"})
+
+
+# flow.action values (IPS mode) of traffic stopped, and of traffic let through.
+BLOCKED_ACTIONS = frozenset({"drop", "reject", "rejected", "blocked"})
+PASSED_ACTIONS = frozenset({"pass", "allowed", "accept"})
 
 
 class NotEve(ValueError):
@@ -155,3 +163,22 @@ class SuricataConnector:
             if batch is not None:
                 yield batch
         yield from drain(rows)
+
+
+def flat_fields(event: dict[str, Any]) -> dict[str, str]:
+    """The flat record Sigma rules read from a stored ``raw``: every value under its EVE
+    name, nested keys joined with dots (``dest_port``, ``dns.rrname``, ``flow.state``); a
+    list of objects gives one field per key, its values joined with commas
+    (``dns.answers.rdata``). A flow event also says what a firewall would have logged:
+    ``_action`` ``reject`` and ``_blocked`` ``true`` for a flow Suricata dropped (IPS),
+    ``accept`` and ``false`` for one it passed or the server answered (packets to the
+    client); neither for an unanswered attempt."""
+    out = flatten(event)
+    if event.get("event_type") == "flow":
+        flow = _section(event, "flow")
+        action = str(flow.get("action") or "").lower()
+        if action in BLOCKED_ACTIONS:
+            out["_action"], out["_blocked"] = "reject", "true"
+        elif action in PASSED_ACTIONS or (integer(flow.get("pkts_toclient")) or 0) > 0:
+            out["_action"], out["_blocked"] = "accept", "false"
+    return out

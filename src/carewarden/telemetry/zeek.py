@@ -11,7 +11,11 @@ name is in ``status``. Sensor bookkeeping logs (stats, capture_loss, loaded_scri
 counted as ignored.
 
 A JSON line is kept as it is in ``raw``; a TSV line is stored as the equivalent JSON object
-(with ``_path``), values typed by ``#types``."""
+(with ``_path``), values typed by ``#types``. The log path is also in ``provider``
+(``zeek/dns``): a JSON record may lack ``_path``.
+
+Sigma rules read a record as :func:`flat_fields`: Zeek's own field names (``id.orig_h``,
+``query``, ``uri``…), with the log path in ``_path``."""
 
 from __future__ import annotations
 
@@ -26,7 +30,7 @@ import orjson
 
 from carewarden.connectors.base import walk
 from carewarden.model import Batch, Rejected, preview
-from carewarden.telemetry.network import epoch_time, lines, row, text
+from carewarden.telemetry.network import epoch_time, flatten, lines, row, text
 from carewarden.telemetry.ocsf import DETECTION, DHCP, DNS, FILE, HTTP, NETWORK, OcsfClass
 from carewarden.telemetry.rows import EventRows, drain
 
@@ -58,8 +62,27 @@ IGNORED = frozenset(
         "telemetry",
     }
 )
+# Logs of Zeek's own scripts and of common packages (the ``service`` of a Sigma Zeek rule).
+LOGS = frozenset(
+    {
+        "analyzer", "conn", "dce_rpc", "dhcp", "dnp3", "dns", "dpd", "files", "ftp", "http",
+        "intel", "irc", "kerberos", "known_certs", "known_hosts", "known_modbus",
+        "known_services", "ldap", "ldap_search", "modbus", "mqtt_connect", "mqtt_publish",
+        "mqtt_subscribe", "mysql", "notice", "ntlm", "ntp", "ocsp", "pe", "quic", "radius",
+        "rdp", "rfb", "signatures", "sip", "smb_cmd", "smb_files", "smb_mapping", "smtp",
+        "snmp", "socks", "software", "ssh", "ssl", "syslog", "traceroute", "tunnel", "weird",
+        "x509",
+    }
+)  # fmt: skip
 _ESCAPE = re.compile(rb"\\x([0-9a-fA-F]{2})")
 _NAME_SPLIT = re.compile(r"[._-]")
+# Log names holding the separators of a file name's suffix (``smb_files_20240301.log``).
+_COMPOUND = sorted((n for n in LOGS | IGNORED if _NAME_SPLIT.search(n)), key=len, reverse=True)
+
+
+# conn_state values where the responder answered (the traffic passed), and where it refused.
+ANSWERED = frozenset({"S1", "S2", "S3", "SF", "RSTO", "RSTR", "OTH"})
+REFUSED = frozenset({"REJ"})
 
 
 class NotZeek(ValueError):
@@ -67,8 +90,13 @@ class NotZeek(ValueError):
 
 
 def path_from_name(name: str) -> str:
-    """The log path a file name stands for: ``conn.log`` → conn, ``dns_20240301.log`` → dns."""
-    return _NAME_SPLIT.split(name.lower(), maxsplit=1)[0]
+    """The log path a file name stands for: ``conn.log`` → conn, ``dns_20240301.log`` → dns,
+    ``smb_files.09:00:00-10:00:00.log`` → smb_files."""
+    lower = name.lower()
+    for log in _COMPOUND:
+        if lower.startswith(log) and lower[len(log) : len(log) + 1] in ("", ".", "_", "-"):
+            return log
+    return _NAME_SPLIT.split(lower, maxsplit=1)[0]
 
 
 def unescape(value: bytes) -> str:
@@ -280,3 +308,21 @@ class ZeekConnector:
             if batch is not None:
                 yield batch
         yield from drain(rows)
+
+
+def flat_fields(doc: dict[str, Any], path: str) -> dict[str, str]:
+    """The flat record Sigma rules read from a stored ``raw`` of log ``path`` (from the
+    row's provider): every field under its Zeek name (nested JSON joined with dots, sets
+    and vectors joined with commas, booleans ``true``/``false``), the log path in ``_path``.
+    A conn record also says what a firewall would have logged, from ``conn_state``:
+    ``_action`` ``accept`` and ``_blocked`` ``false`` when the responder answered, ``reject``
+    and ``true`` when it refused (``REJ``); neither for an attempt left unanswered."""
+    out = flatten(doc)
+    out["_path"] = path
+    if path == "conn":
+        state = out.get("conn_state")
+        if state in ANSWERED:
+            out["_action"], out["_blocked"] = "accept", "false"
+        elif state in REFUSED:
+            out["_action"], out["_blocked"] = "reject", "true"
+    return out

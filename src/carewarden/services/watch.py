@@ -596,6 +596,7 @@ async def run_live(
     closers: list[Callable[[], None]] = []
     bound: list[tuple[str, int]] = []
     connections: set[asyncio.Task[Any]] = set()
+    unanswered = 0  # RELP messages in the queue, their senders waiting for the answers
 
     def track(task: asyncio.Task[Any] | None) -> None:
         if task is not None:
@@ -618,6 +619,7 @@ async def run_live(
         reader: asyncio.StreamReader, writer: asyncio.StreamWriter, source: str
     ) -> None:
         """RELP: each ``syslog`` command answered once its micro-batch is committed."""
+        nonlocal unanswered
         decoder = relp.Decoder(MAX_RECORD_BYTES)
         pending: set[Acked] = set()
         opened = False
@@ -638,6 +640,7 @@ async def run_live(
                         done: Acked = loop.create_future()
                         await queue.put((source, frame.data, done))  # backpressure
                         pending.add(done)
+                        unanswered += 1
                         done.add_done_callback(functools.partial(answer, frame.txnr))
                     elif frame.command == "open":
                         writer.write(relp.open_answer(frame.txnr, relp.offers(frame.data)))
@@ -744,9 +747,11 @@ async def run_live(
     last_detect = time.monotonic()
 
     async def commit(final: bool) -> BatchReport:
+        nonlocal unanswered
         received: list[Received] = []
         while len(received) < batch.max_records and not queue.empty():
             received.append(queue.get_nowait())
+        unanswered -= sum(done is not None for *_, done in received)
         messages = [(source, data) for source, data, _ in received]
         try:
             report = await asyncio.to_thread(watcher.step, messages, queue.qsize())
@@ -765,12 +770,18 @@ async def run_live(
     try:
         while not stop.is_set():
             deadline = time.monotonic() + batch.max_seconds
+            before = queue.qsize()
             while (
                 not stop.is_set()
                 and queue.qsize() < batch.max_records
                 and time.monotonic() < deadline
             ):
                 await asyncio.sleep(min(0.05, batch.max_seconds))
+                # No sense waiting on: senders are held back by a full queue, or RELP
+                # senders stopped sending (their window of unanswered messages is full).
+                if queue.full() or (unanswered and queue.qsize() == before):
+                    break
+                before = queue.qsize()
             report = await commit(False)
             while report.file_lines >= batch.max_records // 2 and not stop.is_set():
                 report = await commit(False)  # files behind: catch up without waiting

@@ -648,6 +648,8 @@ async def run_live(
                     elif frame.command == "close":
                         if pending:
                             await asyncio.wait(set(pending))
+                        if writer.is_closing():  # a batch failed to commit
+                            return
                         writer.write(relp.Frame(frame.txnr, "rsp").encode())
                         await writer.drain()
                         return

@@ -62,8 +62,9 @@ def watch_command(
     quiet: QuietOption = False,
 ) -> None:
     """Live mode: tail the configured files (rotation followed) and listen for syslog
-    (UDP, TCP with octet-counting or newline framing), committing micro-batches with their
-    file offsets, and run detection every ``detect_every_seconds``.
+    (UDP, TCP with octet-counting or newline framing, TLS with optional client certificates,
+    RELP answered once committed), committing micro-batches with their file offsets, and run
+    detection every ``detect_every_seconds``.
 
     A restart (even after kill -9) goes on where the last committed batch ended: no line is
     lost or stored twice. SIGINT or SIGTERM commits what was received and exits 0.

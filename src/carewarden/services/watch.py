@@ -18,6 +18,10 @@ Network syslog cannot be read twice: a message is durable once its batch is comm
 UDP has no backpressure, so datagrams arriving while the queue is full are dropped and
 counted; TCP stops reading while the queue is full (the sender's kernel buffers fill and
 it slows), and bytes not yet read when the process dies are the sender's to resend.
+Syslog over TLS (RFC 5425) is TCP behind a TLS handshake (optionally requiring a client
+certificate); a failed handshake is counted and logged, and the listener goes on. RELP
+answers each message ``200 OK`` only once the micro-batch holding it is committed, so a
+RELP sender resends exactly what the store may not hold.
 """
 
 from __future__ import annotations
@@ -25,14 +29,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import glob
+import logging
 import os
 import re
 import socket
+import ssl
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -40,14 +47,18 @@ from zoneinfo import ZoneInfo
 
 import orjson
 from blake3 import blake3
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
 from pydantic import BaseModel, ConfigDict, Field
 
 from carewarden.config import load_yaml_model
 from carewarden.connectors.base import MAX_RECORD_BYTES, Connector
-from carewarden.errors import CarewardenError
+from carewarden.errors import CarewardenError, ConfigError
 from carewarden.model import Batch, Rejected, preview
 from carewarden.services.ingest import coalesce
 from carewarden.store import Store
+from carewarden.telemetry import relp
 from carewarden.telemetry.osquery import OsqueryConnector
 from carewarden.telemetry.rows import EventRows
 from carewarden.telemetry.suricata import SuricataConnector
@@ -59,6 +70,10 @@ CHECKPOINT_KEY = "watch.checkpoints"
 HEAD_BYTES = 64  # fingerprint of a file's start, to tell a reused inode number
 READ_BYTES = 8 << 20  # at most this much of one file per batch
 UDP_BUFFER = 4 << 20  # asked of the kernel for the UDP socket
+HANDSHAKE_SECONDS = 10.0  # a TLS client that has not finished its handshake by then is dropped
+ACK_WAIT_SECONDS = 10.0  # on stop, how long RELP answers for the last batch may take to go out
+
+log = logging.getLogger("carewarden.watch")
 
 Kind = Literal["suricata", "zeek", "winjson", "syslog", "osquery"]
 
@@ -75,10 +90,37 @@ class FileSpec(_Strict):
     kind: Kind
 
 
+class TlsSpec(_Strict):
+    """A server certificate and key (PEM, the key unencrypted); with ``client_ca``, clients
+    must present a certificate signed by one of the CA certificates in that PEM file."""
+
+    cert: str = Field(min_length=1)
+    key: str = Field(min_length=1)
+    client_ca: str | None = Field(default=None, min_length=1)
+
+
+class TlsListenerSpec(TlsSpec):
+    port: int = Field(ge=0, le=65535)
+
+
+class RelpSpec(_Strict):
+    port: int = Field(ge=0, le=65535)
+    tls: TlsSpec | None = None
+
+
 class SyslogSpec(_Strict):
     host: str = "127.0.0.1"
     udp: int | None = Field(default=None, ge=0, le=65535)
     tcp: int | None = Field(default=None, ge=0, le=65535)
+    tls: TlsListenerSpec | None = None  # RFC 5425 (port 6514 by convention)
+    relp: RelpSpec | None = None
+
+    def tls_specs(self) -> Iterator[tuple[str, TlsSpec]]:
+        """(config field, spec) of every listener with TLS."""
+        if self.tls is not None:
+            yield "syslog.tls", self.tls
+        if self.relp is not None and self.relp.tls is not None:
+            yield "syslog.relp.tls", self.relp.tls
 
 
 class BatchSpec(_Strict):
@@ -95,13 +137,66 @@ class WatchConfig(_Strict):
 
 
 def load_config(path: Path) -> WatchConfig:
-    """The watch config; relative file paths are made relative to the config's folder."""
+    """The watch config; relative file paths are made relative to the config's folder. TLS
+    certificates and keys are loaded once here, so that a missing or bad one is refused at
+    start with the file named."""
     config = load_yaml_model(WatchConfig, path, "watch config")
     base = path.resolve().parent
     for spec in config.files:
         if not os.path.isabs(spec.path):
             spec.path = str(base / spec.path)
+    for where, tls in config.syslog.tls_specs() if config.syslog else ():
+        tls.cert = str(base / tls.cert)
+        tls.key = str(base / tls.key)
+        if tls.client_ca is not None:
+            tls.client_ca = str(base / tls.client_ca)
+        try:
+            server_context(tls, where)
+        except ConfigError as exc:
+            raise ConfigError(str(exc), path=str(path)) from None
     return config
+
+
+def _read_pem(where: str, name: str, path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError(
+            f"{where}.{name}: {path}: cannot be read ({exc.strerror or exc})"
+        ) from None
+
+
+def server_context(spec: TlsSpec, where: str = "syslog.tls") -> ssl.SSLContext:
+    """A TLS 1.2+ server context from ``spec``; a ConfigError names the field and the file
+    at fault (missing, not PEM, an encrypted key, a key that does not match the cert)."""
+    for name, path in (("cert", spec.cert), ("client_ca", spec.client_ca)):
+        if path is not None:
+            try:
+                x509.load_pem_x509_certificates(_read_pem(where, name, path))
+            except ValueError:
+                raise ConfigError(f"{where}.{name}: {path}: holds no PEM certificate") from None
+    try:
+        serialization.load_pem_private_key(_read_pem(where, "key", spec.key), password=None)
+    except TypeError:
+        raise ConfigError(
+            f"{where}.key: {spec.key}: the key is encrypted (give it unencrypted, readable "
+            "only by the account that runs Carewarden)"
+        ) from None
+    except (ValueError, UnsupportedAlgorithm):
+        raise ConfigError(f"{where}.key: {spec.key}: not a PEM private key") from None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(spec.cert, spec.key)
+    except ssl.SSLError as exc:
+        raise ConfigError(
+            f"{where}.key: {spec.key}: does not match the certificate {spec.cert} "
+            f"({exc.reason or exc})"
+        ) from None
+    if spec.client_ca is not None:
+        context.load_verify_locations(cafile=spec.client_ca)
+        context.verify_mode = ssl.CERT_REQUIRED
+    return context
 
 
 def connector_for(kind: Kind, zone: str) -> Connector:
@@ -419,18 +514,37 @@ def dump_marks(marks: dict[str, Mark]) -> str:
 # -- network syslog ------------------------------------------------------------------------
 
 _OCTETS = re.compile(rb"\d{1,7}")
+STREAM_LIMIT = MAX_RECORD_BYTES + 16
+READ_CHUNK = 64 << 10
+
+Acked = asyncio.Future[None]
+Received = tuple[str, bytes, Acked | None]  # source, message, RELP acknowledgement
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, str], Awaitable[None]]
 
 
 class _Udp(asyncio.DatagramProtocol):
-    def __init__(self, watcher: Watcher, queue: asyncio.Queue[tuple[str, bytes]]) -> None:
+    def __init__(self, watcher: Watcher, queue: asyncio.Queue[Received]) -> None:
         self.watcher = watcher
         self.queue = queue
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         try:
-            self.queue.put_nowait((f"udp:{addr[0]}", data))
+            self.queue.put_nowait((f"udp:{addr[0]}", data, None))
         except asyncio.QueueFull:
             self.watcher.dropped_udp += 1
+
+
+class _TlsAccept(asyncio.Protocol):
+    """A new connection held unread until its TLS handshake starts, so that no byte of the
+    client's hello is taken by a plain reader first."""
+
+    def __init__(self, start: Callable[[asyncio.Transport], None]) -> None:
+        self.start = start
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        transport.pause_reading()
+        self.start(transport)
 
 
 async def read_frame(reader: asyncio.StreamReader) -> bytes | None:
@@ -459,6 +573,11 @@ async def read_frame(reader: asyncio.StreamReader) -> bytes | None:
         return (first + exc.partial) or None
 
 
+def _peer(transport: asyncio.BaseTransport) -> str:
+    peer = transport.get_extra_info("peername")
+    return str(peer[0]) if peer else "?"
+
+
 Status = Callable[[BatchReport], None]
 
 
@@ -471,34 +590,132 @@ async def run_live(
 ) -> None:
     """Listen, tail and commit until ``stop`` is set, then flush what was received."""
     config = watcher.config
-    queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(config.queue_max_records)
+    notes = watcher.tailer.notes
+    queue: asyncio.Queue[Received] = asyncio.Queue(config.queue_max_records)
     loop = asyncio.get_running_loop()
     closers: list[Callable[[], None]] = []
     bound: list[tuple[str, int]] = []
     connections: set[asyncio.Task[Any]] = set()
+    unanswered = 0  # RELP messages in the queue, their senders waiting for the answers
 
-    async def serve_tcp(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
+    def track(task: asyncio.Task[Any] | None) -> None:
         if task is not None:
             connections.add(task)
-        peer = writer.get_extra_info("peername")
-        source = f"tcp:{peer[0] if peer else '?'}"
+            task.add_done_callback(connections.discard)
+
+    async def pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, source: str) -> None:
+        """Syslog frames (RFC 6587; RFC 5425 over TLS) into the queue."""
         try:
             while (frame := await read_frame(reader)) is not None:
                 if frame.strip():
-                    await queue.put((source, frame))  # waits while full: backpressure
-        except (ValueError, asyncio.LimitOverrunError, ConnectionError) as exc:
-            watcher.tailer.notes[f"TCP connections closed: {type(exc).__name__}"] += 1
+                    await queue.put((source, frame, None))  # waits while full: backpressure
+        except (ValueError, asyncio.LimitOverrunError, OSError) as exc:
+            proto = source.partition(":")[0].upper()
+            notes[f"{proto} connections closed: {type(exc).__name__}"] += 1
         finally:
             writer.close()
-            if task is not None:
-                connections.discard(task)
 
-    if config.syslog is not None:
-        host = config.syslog.host
-        if config.syslog.udp is not None:
+    async def serve_relp(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, source: str
+    ) -> None:
+        """RELP: each ``syslog`` command answered once its micro-batch is committed."""
+        nonlocal unanswered
+        decoder = relp.Decoder(MAX_RECORD_BYTES)
+        pending: set[Acked] = set()
+        opened = False
+
+        def answer(txnr: int, done: Acked) -> None:
+            pending.discard(done)
+            if writer.is_closing():
+                return
+            if done.cancelled() or done.exception() is not None:
+                writer.close()  # not committed: unanswered, the sender sends it again
+            else:
+                writer.write(relp.response(txnr))
+
+        try:
+            while chunk := await reader.read(READ_CHUNK):
+                for frame in decoder.feed(chunk):
+                    if frame.command == "syslog" and opened:
+                        done: Acked = loop.create_future()
+                        await queue.put((source, frame.data, done))  # backpressure
+                        pending.add(done)
+                        unanswered += 1
+                        done.add_done_callback(functools.partial(answer, frame.txnr))
+                    elif frame.command == "open":
+                        writer.write(relp.open_answer(frame.txnr, relp.offers(frame.data)))
+                        opened = True
+                    elif frame.command == "close":
+                        if pending:
+                            await asyncio.wait(set(pending))
+                        if writer.is_closing():  # a batch failed to commit
+                            return
+                        writer.write(relp.Frame(frame.txnr, "rsp").encode())
+                        await writer.drain()
+                        return
+                    else:
+                        why = (
+                            "open the session first"
+                            if frame.command == "syslog"
+                            else (f"command {frame.command} not supported")
+                        )
+                        writer.write(relp.response(frame.txnr, 500, why))
+                await writer.drain()  # a sender that does not read its answers is not read
+            if decoder.pending:
+                notes["RELP connections closed inside a frame"] += 1
+        except (relp.RelpError, OSError) as exc:
+            notes[f"RELP connections closed: {type(exc).__name__}"] += 1
+            log.warning("RELP connection from %s closed: %s", source, exc)
+        finally:
+            if pending and not writer.is_closing():  # stopping: answer the last batch
+                await asyncio.wait(set(pending), timeout=ACK_WAIT_SECONDS)
+            writer.close()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        track(asyncio.current_task())
+        await pump(reader, writer, f"tcp:{_peer(writer.transport)}")
+
+    async def serve_plain_relp(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        track(asyncio.current_task())
+        await serve_relp(reader, writer, f"relp:{_peer(writer.transport)}")
+
+    def tls(context: ssl.SSLContext, handler: Handler, kind: str) -> Callable[[], _TlsAccept]:
+        async def handshake(transport: asyncio.Transport) -> None:
+            peer = _peer(transport)
+            reader = asyncio.StreamReader(limit=STREAM_LIMIT)
+            protocol = asyncio.StreamReaderProtocol(reader)
+            try:
+                secured = await loop.start_tls(
+                    transport,
+                    protocol,
+                    context,
+                    server_side=True,
+                    ssl_handshake_timeout=HANDSHAKE_SECONDS,
+                )
+            except (OSError, TimeoutError) as exc:
+                reason = getattr(exc, "reason", None) or type(exc).__name__
+                notes[f"TLS handshakes failed ({kind}): {reason}"] += 1
+                log.warning("TLS handshake from %s on the %s listener failed: %s", peer, kind, exc)
+                transport.close()
+                return
+            if secured is None:  # the peer went away as the handshake ended
+                transport.close()
+                return
+            protocol.connection_made(secured)
+            writer = asyncio.StreamWriter(secured, protocol, reader, loop)
+            await handler(reader, writer, f"{kind}:{peer}")
+
+        def start(transport: asyncio.Transport) -> None:
+            track(loop.create_task(handshake(transport)))
+
+        return lambda: _TlsAccept(start)
+
+    syslog = config.syslog
+    if syslog is not None:
+        host = syslog.host
+        if syslog.udp is not None:
             transport, _ = await loop.create_datagram_endpoint(
-                lambda: _Udp(watcher, queue), local_addr=(host, config.syslog.udp)
+                lambda: _Udp(watcher, queue), local_addr=(host, syslog.udp)
             )
             closers.append(transport.close)
             sock = transport.get_extra_info("socket")
@@ -506,12 +723,25 @@ async def run_live(
                 with contextlib.suppress(OSError):
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_BUFFER)
             bound.append(("udp", transport.get_extra_info("sockname")[1]))
-        if config.syslog.tcp is not None:
+        servers: list[tuple[str, asyncio.Server]] = []
+        if syslog.tcp is not None:
+            server = await asyncio.start_server(serve, host, syslog.tcp, limit=STREAM_LIMIT)
+            servers.append(("tcp", server))
+        if syslog.tls is not None:
+            factory = tls(server_context(syslog.tls), pump, "tls")
+            servers.append(("tls", await loop.create_server(factory, host, syslog.tls.port)))
+        if syslog.relp is not None and syslog.relp.tls is not None:
+            context = server_context(syslog.relp.tls, "syslog.relp.tls")
+            factory = tls(context, serve_relp, "relp-tls")
+            servers.append(("relp-tls", await loop.create_server(factory, host, syslog.relp.port)))
+        elif syslog.relp is not None:
             server = await asyncio.start_server(
-                serve_tcp, host, config.syslog.tcp, limit=MAX_RECORD_BYTES + 16
+                serve_plain_relp, host, syslog.relp.port, limit=STREAM_LIMIT
             )
+            servers.append(("relp", server))
+        for name, server in servers:
             closers.append(server.close)
-            bound.append(("tcp", server.sockets[0].getsockname()[1]))
+            bound.append((name, server.sockets[0].getsockname()[1]))
     if ready is not None:
         ready(bound)
 
@@ -519,23 +749,41 @@ async def run_live(
     last_detect = time.monotonic()
 
     async def commit(final: bool) -> BatchReport:
-        messages: list[tuple[str, bytes]] = []
-        while len(messages) < batch.max_records and not queue.empty():
-            messages.append(queue.get_nowait())
-        report = await asyncio.to_thread(watcher.step, messages, queue.qsize())
+        nonlocal unanswered
+        received: list[Received] = []
+        while len(received) < batch.max_records and not queue.empty():
+            received.append(queue.get_nowait())
+        unanswered -= sum(done is not None for *_, done in received)
+        messages = [(source, data) for source, data, _ in received]
+        try:
+            report = await asyncio.to_thread(watcher.step, messages, queue.qsize())
+        except BaseException:
+            for *_, done in received:
+                if done is not None and not done.done():
+                    done.cancel()  # not committed: RELP senders get no answer
+            raise
         if status is not None and not report.empty:
             status(report)
+        for *_, done in received:
+            if done is not None and not done.done():
+                done.set_result(None)  # committed: RELP answers 200 OK
         return report
 
     try:
         while not stop.is_set():
             deadline = time.monotonic() + batch.max_seconds
+            before = queue.qsize()
             while (
                 not stop.is_set()
                 and queue.qsize() < batch.max_records
                 and time.monotonic() < deadline
             ):
                 await asyncio.sleep(min(0.05, batch.max_seconds))
+                # No sense waiting on: senders are held back by a full queue, or RELP
+                # senders stopped sending (their window of unanswered messages is full).
+                if queue.full() or (unanswered and queue.qsize() == before):
+                    break
+                before = queue.qsize()
             report = await commit(False)
             while report.file_lines >= batch.max_records // 2 and not stop.is_set():
                 report = await commit(False)  # files behind: catch up without waiting
@@ -548,8 +796,12 @@ async def run_live(
             close()
         for task in list(connections):
             task.cancel()
-        # flush: what was queued, and the files' lines, until nothing is left
-        while True:
-            report = await commit(True)
-            if report.empty and queue.empty():
-                break
+        try:
+            # flush: what was queued, and the files' lines, until nothing is left
+            while True:
+                report = await commit(True)
+                if report.empty and queue.empty():
+                    break
+        finally:
+            if connections:  # RELP connections answer the flushed messages, then close
+                await asyncio.wait(set(connections), timeout=ACK_WAIT_SECONDS)

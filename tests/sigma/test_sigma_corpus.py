@@ -4,6 +4,7 @@ critical alert."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import orjson
@@ -247,3 +248,21 @@ def test_whole_attack_corpus_fires_many_rules(windows_engine: SigmaEngine) -> No
     fired = fired_per_file(windows_engine, sorted(ATTACK.rglob("*.evtx")))
     rules = set().union(*fired.values())
     assert len(rules) >= 330
+
+
+def test_anchored_engine_matches_exactly_what_sql_alone_matches(
+    windows_rules: list[CompiledRule],
+) -> None:
+    """Anchors only pick candidates: over the whole attack corpus and the benign baseline,
+    the engine (anchors, Python predicates) and every rule's SQL on every event of its log
+    source find the same (rule, event) pairs."""
+    if not ATTACK.exists():
+        pytest.skip("shared EVTX attack samples not present")
+    events = [e for path in sorted(ATTACK.rglob("*.evtx")) for e in read_evtx(path)]
+    events += [from_json(orjson.loads(line)) for line in BASELINE.read_text().splitlines()]
+    compiled = [r for r in windows_rules if r.ok]
+    fast = {(m.rule.rule_id, m.event) for m in SigmaEngine(compiled).evaluate(events)}
+    sql_only = [dataclasses.replace(r, anchors=None, python=None) for r in compiled]
+    slow = {(m.rule.rule_id, m.event) for m in SigmaEngine(sql_only).evaluate(events)}
+    assert len(fast) > 1000
+    assert fast == slow

@@ -16,11 +16,11 @@ import re
 from typing import Any
 
 try:  # Python 3.11+
+    import re._constants as _constants  # type: ignore[import-not-found]
     import re._parser as _parser  # type: ignore[import-not-found]
 except ImportError:  # pragma: no cover - older interpreters
+    import sre_constants as _constants
     import sre_parse as _parser
-
-_constants: Any = getattr(_parser, "_constants", None) or __import__("sre_constants")
 
 LITERAL = _constants.LITERAL
 SUBPATTERN = _constants.SUBPATTERN

@@ -34,8 +34,10 @@ from carewarden.sigma.pybackend import Predicate, compile_predicate
 from carewarden.telemetry.winevent import WinEvent
 
 GroupKey = tuple[str, int | None]
-# Up to this many (row, rule) evaluations, rules without anchors run as Python expressions.
-PYTHON_ROWS = 200_000
+# Up to this many (row, rule) evaluations, rules without anchors run as Python expressions;
+# beyond, as one DuckDB query. Measured: a query costs ~2 ms however few its rows, a Python
+# predicate 1-5 µs per row (these rules are the costly ones: NOT of long lists, regexes).
+PYTHON_ROWS = 1_000
 _ids = itertools.count()
 
 
@@ -170,8 +172,8 @@ class Route:
         self.index = _Index(
             [r if a else _unanchored(r) for r, a in zip(rules, anchored, strict=True)]
         )
-        # Rules without anchors: Python on every row of a small batch, DuckDB on a large one
-        # (a query costs ~0.1-0.4 s to plan, then little per row).
+        # Rules without anchors: Python on every row of a small batch (live mode's
+        # micro-batches), DuckDB on a large one (see PYTHON_ROWS).
         self.everywhere = [n for n, a in enumerate(anchored) if not a]
         self.views: dict[bool, str | None] = {}
         con.register(self.route_name, self._layout([], 0))
@@ -194,40 +196,42 @@ class Route:
             [pa.array(np.arange(rows, dtype=np.int32)), *arrays], names=["_i", *names]
         )
 
-    def groups(self, grouped: dict[GroupKey, list[int]]) -> list[tuple[Source | None, list[int]]]:
-        """(source, event indexes) for each group of the batch this route reads."""
+    def groups(
+        self, grouped: dict[GroupKey, list[int]]
+    ) -> list[tuple[Source | None, GroupKey, list[int]]]:
+        """(source, group, event indexes) for each group of the batch this route reads."""
         if not self.sources:
             return [
-                (None, indexes)
-                for (channel, _event_id), indexes in grouped.items()
-                if channel not in NOT_WINDOWS
+                (None, key, indexes)
+                for key, indexes in grouped.items()
+                if key[0] not in NOT_WINDOWS
             ]
-        out: list[tuple[Source | None, list[int]]] = []
+        out: list[tuple[Source | None, GroupKey, list[int]]] = []
         for source in self.sources:
-            for (channel, event_id), indexes in grouped.items():
-                if source.takes(channel, event_id):
-                    out.append((source, indexes))
+            for key, indexes in grouped.items():
+                if source.takes(*key):
+                    out.append((source, key, indexes))
         return out
 
-    def table(
-        self, events: Sequence[WinEvent], grouped: dict[GroupKey, list[int]]
-    ) -> tuple[list[int], pa.Table] | None:
+    def table(self, batch: EventBatch) -> tuple[list[int], pa.Table] | None:
         """The route's events of this batch as one table of the columns its rules read."""
+        events = batch.events
         selected: list[int] = []
         values: dict[tuple[str, bool], list[str | None]] = {c: [] for c in self.columns}
-        for source, indexes in self.groups(grouped):
+        for source, key, indexes in self.groups(batch.grouped):
+            filtered = source is not None and source.where is not None
             if source is not None and source.where is not None:
                 name, allowed = source.where
                 indexes = [i for i in indexes if events[i].fields.get(name) in allowed]
             if not indexes:
                 continue
             selected.extend(indexes)
-            names = _resolver(events, indexes)
+            names = _resolver(events, indexes) if filtered else batch.names(key)
             mapping = source.fields if source is not None else {}
             for (field, _raw), out in values.items():
                 lower = field.lower()
                 if lower == ALL_FIELD:
-                    out.extend("\n".join(events[i].fields.values()) for i in indexes)
+                    out.extend(batch.all_text(indexes))
                     continue
                 actual = mapping.get(lower) or names.get(lower)
                 if actual is None:
@@ -258,10 +262,12 @@ class Route:
             )
         if len(rows):
             # The predicates read Python values: convert only the candidate rows.
-            wanted = np.unique(rows)
+            mask = np.zeros(table.num_rows, np.bool_)
+            mask[rows] = True
+            wanted = np.flatnonzero(mask)
             if len(wanted) < table.num_rows:
                 candidates = table.take(wanted)
-                local = np.searchsorted(wanted, rows)
+                local = (np.cumsum(mask) - 1)[rows]
             else:
                 candidates, local = table, rows
             columns = {name: candidates.column(name).to_pylist() for name in table.column_names[1:]}
@@ -300,6 +306,36 @@ def _resolver(events: Sequence[WinEvent], indexes: list[int]) -> dict[str, str]:
     return {name.lower(): name for name in sorted(names, reverse=True)}
 
 
+class EventBatch:
+    """A batch of events grouped by (channel, event id), with what several routes would
+    otherwise each compute again: each group's field names, each event's text of all
+    values (the ``_all`` field of keyword rules)."""
+
+    def __init__(self, events: Sequence[WinEvent]) -> None:
+        self.events = events
+        self.grouped: dict[GroupKey, list[int]] = defaultdict(list)
+        for index, event in enumerate(events):
+            self.grouped[(event.channel, event.event_id)].append(index)
+        self._names: dict[GroupKey, dict[str, str]] = {}
+        self._all: dict[int, str] = {}
+
+    def names(self, key: GroupKey) -> dict[str, str]:
+        found = self._names.get(key)
+        if found is None:
+            found = self._names[key] = _resolver(self.events, self.grouped[key])
+        return found
+
+    def all_text(self, indexes: list[int]) -> list[str]:
+        cache, events = self._all, self.events
+        out: list[str] = []
+        for i in indexes:
+            text = cache.get(i)
+            if text is None:
+                text = cache[i] = "\n".join(events[i].fields.values())
+            out.append(text)
+        return out
+
+
 class SigmaEngine:
     """Compiled rules, routed; :meth:`evaluate` returns the matches in a batch of events."""
 
@@ -320,12 +356,10 @@ class SigmaEngine:
         return sum(len(r.rules) for r in self.routes)
 
     def evaluate(self, events: Sequence[WinEvent]) -> list[Match]:
-        grouped: dict[GroupKey, list[int]] = defaultdict(list)
-        for index, event in enumerate(events):
-            grouped[(event.channel, event.event_id)].append(index)
+        batch = EventBatch(events)
         matches: list[Match] = []
         for route in self.routes:
-            built = route.table(events, grouped)
+            built = route.table(batch)
             if built is None:
                 continue
             selected, table = built

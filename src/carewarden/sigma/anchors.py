@@ -143,6 +143,13 @@ LOW_CARDINALITY = frozenset(
         "status",
         "accesses",
         "grantedaccess",
+        "logonid",
+        "objecttype",
+        "objectserver",
+        "initiated",
+        "signed",
+        "signaturestatus",
+        "protocol",
     }
 )
 # Texts that nearly every file path or command line on Windows contains.
@@ -154,6 +161,34 @@ COMMON_PATHS = (
     "c:\\users\\public\\",
     ".exe ",
     ".dll,",
+    "nt authority\\system",
+)
+
+
+# Programs that start or parent a large share of all processes: ``ParentImage|endswith:
+# '\\cmd.exe'`` selects far more events than the program a rule is about.
+COMMON_PROGRAMS = frozenset(
+    {
+        "cmd.exe",
+        "powershell.exe",
+        "pwsh.exe",
+        "explorer.exe",
+        "svchost.exe",
+        "services.exe",
+        "conhost.exe",
+        "rundll32.exe",
+        "wmiprvse.exe",
+        "msiexec.exe",
+        "taskeng.exe",
+        "taskhostw.exe",
+        "userinit.exe",
+        "winlogon.exe",
+        "w3wp.exe",
+        "wscript.exe",
+        "cscript.exe",
+        "mshta.exe",
+        "regsvr32.exe",
+    }
 )
 
 
@@ -162,7 +197,11 @@ def _weight(key: Key) -> int:
     if kind == "c":
         common = any(value in path for path in COMMON_PATHS)
         return 4 + max(0, 8 - len(value)) * 4 + (40 if common else 0)
-    return 40 if field in LOW_CARDINALITY else 1
+    if field in LOW_CARDINALITY or value in ("true", "false"):
+        return 40
+    if value in COMMON_PROGRAMS:
+        return 8
+    return 2 if field.startswith("parent") else 1
 
 
 def _cost(keys: set[Key]) -> tuple[int, int]:

@@ -217,7 +217,9 @@ class Route:
         """The route's events of this batch as one table of the columns its rules read."""
         events = batch.events
         selected: list[int] = []
-        values: dict[tuple[str, bool], list[str | None]] = {c: [] for c in self.columns}
+        # One list per field, read once even where rules need it both as written and
+        # lower-cased (the lower-cased column is computed from the other, in Arrow).
+        values: dict[str, list[str | None]] = {f: [] for f, _raw in self.columns}
         for source, key, indexes in self.groups(batch.grouped):
             filtered = source is not None and source.where is not None
             if source is not None and source.where is not None:
@@ -228,7 +230,7 @@ class Route:
             selected.extend(indexes)
             names = _resolver(events, indexes) if filtered else batch.names(key)
             mapping = source.fields if source is not None else {}
-            for (field, _raw), out in values.items():
+            for field, out in values.items():
                 lower = field.lower()
                 if lower == ALL_FIELD:
                     out.extend(batch.all_text(indexes))
@@ -242,10 +244,10 @@ class Route:
                     out.extend([_first(events[i].fields, actual) for i in indexes])
         if not selected:
             return None
-        arrays = []
-        for (_field, raw), data in values.items():
-            array = pa.array(data, pa.string())
-            arrays.append(array if raw else pc.utf8_lower(array))
+        written = {field: pa.array(data, pa.string()) for field, data in values.items()}
+        arrays = [
+            written[field] if raw else pc.utf8_lower(written[field]) for field, raw in self.columns
+        ]
         return selected, self._layout(arrays, len(selected))
 
     def evaluate(self, table: pa.Table) -> list[tuple[int, int]]:
@@ -270,7 +272,7 @@ class Route:
                 local = (np.cumsum(mask) - 1)[rows]
             else:
                 candidates, local = table, rows
-            columns = {name: candidates.column(name).to_pylist() for name in table.column_names[1:]}
+            columns = _Columns(candidates)
             predicates = self.predicates
             for rule, row, at in zip(rules.tolist(), rows.tolist(), local.tolist(), strict=True):
                 predicate = predicates[rule]
@@ -296,6 +298,20 @@ def _first(fields: dict[str, str], names: tuple[str, ...]) -> str | None:
         if value is not None:
             return value
     return None
+
+
+class _Columns(dict[str, list[str | None]]):
+    """A table's columns as Python lists, each converted when a predicate first reads it
+    (a rule reads a few of its route's columns)."""
+
+    def __init__(self, table: pa.Table) -> None:
+        super().__init__()
+        self.table = table
+
+    def __missing__(self, name: str) -> list[str | None]:
+        values: list[str | None] = self.table.column(name).to_pylist()
+        self[name] = values
+        return values
 
 
 def _resolver(events: Sequence[WinEvent], indexes: list[int]) -> dict[str, str]:

@@ -27,6 +27,7 @@ import resource  # noqa: E402
 import time  # noqa: E402
 from collections import Counter  # noqa: E402
 
+from carewarden.gcpolicy import bulk_allocation  # noqa: E402
 from carewarden.services.rules import reason_group  # noqa: E402
 from carewarden.sigma.compiler import CompiledRule, FileError, load  # noqa: E402
 from carewarden.sigma.engine import SigmaEngine  # noqa: E402
@@ -45,6 +46,13 @@ def run_worker(
     """(events, detections per rule title, peak RSS in KiB, CPU seconds) for one share of
     the files."""
     rules, files, batch = args
+    with bulk_allocation():  # as `carewarden ingest` and `detect` do
+        return _work(rules, files, batch)
+
+
+def _work(
+    rules: list[CompiledRule], files: list[Path], batch: int
+) -> tuple[int, Counter[str], int, float]:
     cpu = time.process_time()
     engine = SigmaEngine(rules)
     detections: Counter[str] = Counter()

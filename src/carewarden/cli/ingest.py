@@ -25,6 +25,7 @@ from carewarden.cli.common import (
 from carewarden.connectors.access_csv import AccessCsvConnector, AccessCsvMapping
 from carewarden.connectors.base import Connector
 from carewarden.connectors.fhir import FhirConnector
+from carewarden.gcpolicy import bulk_allocation
 from carewarden.iomt.connectors import AdvisoryConnector, SbomConnector
 from carewarden.services.ingest import IngestSummary, discover, ingest
 from carewarden.store import Store
@@ -87,7 +88,7 @@ def run_ingest(
         def progress(path: Path, done: int, total: int, records: int) -> None:
             update(completed=done, description=f"{path.name}: {records:,} records")
 
-        with user_errors():
+        with user_errors(), bulk_allocation():
             return ingest(opened, connector, paths, progress)
 
 

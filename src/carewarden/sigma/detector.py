@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import orjson
 
 from carewarden.detect.engine import Alert, DetectContext
+from carewarden.gcpolicy import bulk_allocation
 from carewarden.sigma.alerts import AlertBuilder
 from carewarden.sigma.compiler import CompiledRule
 from carewarden.sigma.engine import SigmaEngine
@@ -77,6 +78,10 @@ class SigmaDetector:
         self.events = 0
 
     def run(self, store: Store, context: DetectContext) -> list[Alert]:
+        with bulk_allocation():
+            return self._run(store)
+
+    def _run(self, store: Store) -> list[Alert]:
         rules, references = stored_rules(store)
         if not rules:
             return []

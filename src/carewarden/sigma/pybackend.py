@@ -29,6 +29,7 @@ from sigma.conversion.state import ConversionState
 from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 from sigma.types import (
     CompareOperators,
+    SigmaCasedString,
     SigmaCompareExpression,
     SigmaFieldReference,
     SigmaNumber,
@@ -118,6 +119,35 @@ class PythonBackend(DuckDBBackend):
         return f"{self._pattern(regex, re.DOTALL)}.fullmatch({ref} or '\\x00') is not None"
 
     # -- structure -----------------------------------------------------------------------
+    def convert_condition_or(self, cond: ConditionOR, state: ConversionState) -> Any:
+        """An OR of ends-with (or starts-with) tests of one field becomes one call with a
+        tuple: ``v.endswith(('\\a.exe', '\\b.exe', …))``, where SigmaHQ rules list dozens of
+        program names. The value is read once instead of once per name."""
+        groups: dict[tuple[str, str], list[str]] = {}
+        others: list[Any] = []
+        for arg in cond.args:
+            affix = _affix(arg)
+            if affix is None:
+                others.append(arg)
+            else:
+                groups.setdefault(affix[:2], []).append(affix[2])
+        if not any(len(texts) > 1 for texts in groups.values()):
+            return super().convert_condition_or(cond, state)
+        parts = [
+            f"({_ref(field)} or '\\x00').{method}({tuple(texts)!r})"
+            for (field, method), texts in groups.items()
+        ]
+        for arg in others:
+            converted = (
+                self.convert_condition(arg, state)
+                if self.compare_precedence(cond, arg)
+                else self.convert_condition_group(arg, state)
+            )
+            if not isinstance(converted, str):
+                return super().convert_condition_or(cond, state)
+            parts.append(converted)
+        return " or ".join(parts)
+
     def convert_condition_not(self, cond: ConditionNOT, state: ConversionState) -> Any:
         return f"not ({self.convert_condition(cond.args[0], state)})"
 
@@ -234,6 +264,25 @@ class PythonBackend(DuckDBBackend):
     ) -> Any:
         assert isinstance(cond.value, SigmaRegularExpression)
         return self._regex(_ref(ALL_FIELD, raw=True), cond.value)
+
+
+def _affix(cond: object) -> tuple[str, str, str] | None:
+    """(field, "endswith" or "startswith", lower-cased text) of a case-insensitive
+    ``*text`` or ``text*`` test, else None."""
+    if not isinstance(cond, ConditionFieldEqualsValueExpression) or not cond.field:
+        return None
+    value = cond.value
+    if not isinstance(value, SigmaString) or isinstance(value, SigmaCasedString):
+        return None
+    parts = value.s
+    if len(parts) != 2:
+        return None
+    first, second = parts
+    if first == SpecialChars.WILDCARD_MULTI and isinstance(second, str) and second:
+        return cond.field, "endswith", second.lower()
+    if second == SpecialChars.WILDCARD_MULTI and isinstance(first, str) and first:
+        return cond.field, "startswith", first.lower()
+    return None
 
 
 def compile_predicate(expression: str, patterns: list[tuple[str, int]]) -> Predicate:

@@ -124,6 +124,29 @@ def test_regex_contains_all_windash_base64offset_cidr() -> None:
     check(net, ev, {0})
 
 
+def test_lists_of_one_field_grouped_into_one_test() -> None:
+    """Lists of ends-with, starts-with and contains values of one field (one call, the
+    value read once, in the Python path) mixed with other tests, missing and empty values."""
+    text = rule(
+        "  images:\n    Image|endswith:\n      - '\\\\a.exe'\n      - '\\\\B.EXE'\n"
+        "  starts:\n    CommandLine|startswith:\n      - 'run '\n      - 'GO '\n"
+        "  words:\n    CommandLine|contains:\n      - 'secret'\n      - 'TOKEN'\n"
+        "  other:\n    User: 'svc'\n"
+        "  condition: images or starts or words or other\n"
+    )
+    events = [
+        event(Image="C:\\x\\A.exe"),  # 0: ends-with, another case
+        event(Image="C:\\x\\b.exe.bak"),  # not at the end
+        event(CommandLine="Go home"),  # 2: starts-with
+        event(CommandLine="a Token here"),  # 3: contains
+        event(CommandLine=""),  # empty value
+        event(),  # no such fields
+        event(User="SVC"),  # 6: the other test
+        event(Image="b.exe"),  # no backslash before the name
+    ]
+    check(text, events, {0, 2, 3, 6})
+
+
 def test_exists_null_numbers_and_keywords() -> None:
     """|exists, null, numeric comparison and keywords over every value."""
     check(

@@ -143,6 +143,7 @@ def test_lists_of_one_field_grouped_into_one_test() -> None:
         event(),  # no such fields
         event(User="SVC"),  # 6: the other test
         event(Image="b.exe"),  # no backslash before the name
+        event(CommandLine="say go now"),  # an anchor's text, but neither test holds
     ]
     check(text, events, {0, 2, 3, 6})
 

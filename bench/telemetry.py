@@ -1,6 +1,7 @@
 """Telemetry ingest throughput: records per second, parse alone and into a store.
 
     python bench/telemetry.py [--records 500000] [--repeat 3] [--workdir DIR]
+        [--only suricata,zeek]
 
 Writes a syslog file (a mix of sshd successes and failures, sudo, cron, kernel lines in
 RFC 3164 without PRI, RFC 5424 with structured data, CEF firewall and IDS records) and an
@@ -194,6 +195,9 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=500_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument(
+        "--only", default="", help="comma-separated connectors to time (default: all)"
+    )
     args = parser.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="carewarden-telemetry-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -214,7 +218,12 @@ def main() -> None:
         "suricata": (SuricataConnector, eve_path),
         "zeek": (ZeekConnector, conn_path),
     }
+    only = {n.strip() for n in args.only.split(",") if n.strip()}
+    if only - set(makers):
+        parser.error(f"--only: unknown connector(s) {', '.join(sorted(only - set(makers)))}")
     for name, (make, path) in makers.items():
+        if only and name not in only:
+            continue
         parsed = [parse_only(make(), path) for _ in range(args.repeat)]
         stored = [into_store(make, path, work, run) for run in range(args.repeat)]
         records = stored[0][2]

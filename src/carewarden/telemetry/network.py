@@ -79,12 +79,12 @@ class Block:
             else:
                 yield item[0] + shift, item[1]
 
-    def plain_lines(self) -> list[bytes] | None:
+    def plain_lines(self, json: bool = True) -> list[bytes] | None:
         """The lines, when every one is non-blank, at most 1 MiB, without a carriage return
         and free of the non-standard JSON numbers ``NaN``/``Infinity`` (which the vectorised
         readers accept and ``orjson`` refuses); None otherwise (read the block line by line)."""
         data = self.data
-        if b"\r" in data or b"NaN" in data or b"Infinity" in data:
+        if b"\r" in data or (json and (b"NaN" in data or b"Infinity" in data)):
             return None
         parts = data.split(b"\n")
         if parts[-1] == b"":
@@ -112,10 +112,17 @@ def raw_column(block: Block, count: int) -> pa.StringArray:
     return column.cast(pa.string())
 
 
-def uid_column(prefix: str, records: list[bytes]) -> pa.StringArray:
+def uid_column(prefix: str, records: pa.Array) -> pa.StringArray:
     """``prefix:`` and the first 128 bits of each record's BLAKE3 hash in hex, as
-    :func:`row` makes the id."""
-    digests = b"".join([blake3(r).digest(16) for r in records])
+    :func:`row` makes the id (``records``: the raw column)."""
+    wide = pa.types.is_large_string(records.type)
+    ends = np.frombuffer(records.buffers()[1], dtype=np.int64 if wide else np.int32)[
+        records.offset : records.offset + len(records) + 1
+    ].tolist()
+    data = memoryview(records.buffers()[2]) if len(records) else memoryview(b"")
+    digests = b"".join(
+        [blake3(data[a:b]).digest(16) for a, b in zip(ends[:-1], ends[1:], strict=True)]
+    )
     head = f"{prefix}:".encode()
     width = len(head) + 32
     out = np.empty((len(records), width), dtype=np.uint8)

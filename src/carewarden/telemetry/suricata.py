@@ -179,7 +179,6 @@ def block_rows(block: Block) -> tuple[pa.Table, int] | None:
     ignored = len(kind) - V.count_true(keep)
     if ignored:
         events = events.filter(keep)
-        records = [r for r, k in zip(records, keep.to_pylist(), strict=True) if k]
         kind = events["event_type"]
     time = V.iso_times(events["timestamp"])
     if time is None:
@@ -226,7 +225,7 @@ def block_rows(block: Block) -> tuple[pa.Table, int] | None:
         "threat_name": V.choose(is_kind, {"alert": lambda: V.text(field("alert", "signature"))}),
     }
     table = V.event_table(
-        uid=uid_column("suricata", records),
+        uid=uid_column("suricata", raw),
         time=time,
         host=V.coalesce(V.text(events["host"]), V.text(events["sensor_name"])),
         channel=CHANNEL,

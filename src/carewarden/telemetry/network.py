@@ -79,30 +79,32 @@ class Block:
             else:
                 yield item[0] + shift, item[1]
 
-    def plain_lines(self, json: bool = True) -> list[bytes] | None:
-        """The lines, when every one is non-blank, at most 1 MiB, without a carriage return
-        and free of the non-standard JSON numbers ``NaN``/``Infinity`` (which the vectorised
-        readers accept and ``orjson`` refuses); None otherwise (read the block line by line)."""
+    def line_ends(self, json: bool = True) -> np.ndarray | None:
+        """The end offset of each line, when every one is non-blank, under 1 MiB and
+        without a carriage return (and, for ``json``, the block is free of the non-standard
+        JSON numbers ``NaN``/``Infinity``, which the column-wise readers accept and
+        ``orjson`` refuses); None otherwise: the block is to be read line by line."""
         data = self.data
         if b"\r" in data or (json and (b"NaN" in data or b"Infinity" in data)):
             return None
-        parts = data.split(b"\n")
-        if parts[-1] == b"":
-            parts.pop()
-        if not all(parts) or max(map(len, parts), default=0) >= MAX_RECORD_BYTES:
+        ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == _NEWLINE)
+        if not data.endswith(b"\n"):
+            ends = np.append(ends, len(data))
+        if not len(ends):
             return None
-        return parts
+        lengths = np.diff(ends, prepend=-1) - 1
+        if int(lengths.min()) == 0 or int(lengths.max()) >= MAX_RECORD_BYTES:
+            return None
+        return ends
 
 
-def raw_column(block: Block, count: int) -> pa.StringArray:
-    """The block's ``count`` lines, without their line ends, as one Arrow string column (one
-    copy of the bytes, no Python string per line); ArrowInvalid where a line is not UTF-8."""
+def raw_column(block: Block, ends: np.ndarray) -> pa.StringArray:
+    """The block's lines (``ends``: from :meth:`Block.line_ends`), without their line ends,
+    as one Arrow string column (one copy of the bytes, no Python object per line);
+    ArrowInvalid where a line is not UTF-8."""
+    count = len(ends)
     data = np.frombuffer(block.data, dtype=np.uint8)
-    ends = np.flatnonzero(data == _NEWLINE)
-    if len(ends) < count:  # the last line has no line end
-        ends = np.append(ends, len(data))
-    ends = ends[:count]
-    values = np.delete(data[: int(ends[-1])], ends[:-1]) if count else data[:0]
+    values = np.delete(data[: int(ends[-1])], ends[:-1])
     offsets = np.zeros(count + 1, dtype=np.int64)
     offsets[1:] = ends - np.arange(count)
     column = pa.LargeStringArray.from_buffers(

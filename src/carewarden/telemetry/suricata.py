@@ -166,10 +166,10 @@ def block_rows(block: Block) -> tuple[pa.Table, int] | None:
     held, computed column-wise; None where any line needs the per-line path (bad JSON, a
     field of an unexpected type, no timestamp…), which then gives the same rows for the good
     lines and rejects the bad ones with their line numbers."""
-    records = block.plain_lines()
-    if records is None:
+    ends = block.line_ends()
+    if ends is None:
         return None
-    events = V.read_json(block.data, EVE_FIELDS, len(records))
+    events = V.read_json(block.data, EVE_FIELDS, len(ends))
     if events is None:
         return None
     kind = events["event_type"]
@@ -184,7 +184,7 @@ def block_rows(block: Block) -> tuple[pa.Table, int] | None:
     if time is None:
         return None
     try:
-        raw = raw_column(block, len(keep))
+        raw = raw_column(block, ends)
     except pa.ArrowInvalid:
         return None
     if ignored:
@@ -192,7 +192,13 @@ def block_rows(block: Block) -> tuple[pa.Table, int] | None:
     field = V.field_of(events)
     is_kind = V.kind_test(kind)
     http_host = V.text(field("http", "hostname"))
-    dns_name = V.coalesce(V.text(field("dns", "rrname")), V.text(V.first_of(field("dns", "queries"), "rrname")))
+
+    def dns_name() -> pa.Array:
+        named = V.text(field("dns", "rrname"))
+        if not named.null_count:
+            return named
+        return V.coalesce(named, V.text(V.first_of(field("dns", "queries"), "rrname")))
+
     status = V.choose(
         is_kind,
         {
@@ -213,7 +219,7 @@ def block_rows(block: Block) -> tuple[pa.Table, int] | None:
         "dst_port": V.text(events["dest_port"]),
         "dns_query": V.choose(
             is_kind,
-            {"dns": lambda: dns_name, "tls": lambda: V.text(field("tls", "sni"))},
+            {"dns": dns_name, "tls": lambda: V.text(field("tls", "sni"))},
             http_host,
         ),
         "file_path": V.choose(

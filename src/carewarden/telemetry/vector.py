@@ -65,11 +65,11 @@ def iso_times(column: pa.Array | pa.ChunkedArray) -> pa.Array | None:
     left to the per-line path."""
     if column.null_count or not all_true(pc.match_substring_regex(column, _ISO)):
         return None
-    zoned = pc.if_else(
-        pc.match_substring_regex(column, _ZONE), column, pc.binary_join_element_wise(column, "Z", "")
-    )
+    zoned = pc.match_substring_regex(column, _ZONE)
+    if not all_true(zoned):
+        column = pc.if_else(zoned, column, pc.binary_join_element_wise(column, "Z", ""))
     try:
-        moments = pc.cast(zoned, pa.timestamp("us", tz="UTC"))
+        moments = pc.cast(column, pa.timestamp("us", tz="UTC"))
     except pa.ArrowInvalid:
         return None
     return _array(moments.cast(pa.timestamp("us")))
@@ -97,6 +97,7 @@ def kind_test(kind: pa.Array | pa.ChunkedArray) -> Callable[[str], pa.Array | No
             masks[name] = _array(pc.equal(kind, name)) if name in present else None
         return masks[name]
 
+    test.index = kind  # type: ignore[attr-defined]
     return test
 
 
@@ -116,29 +117,32 @@ def coalesce(*columns: pa.Array) -> pa.Array:
 
 def first_of(lists: pa.Array, name: str) -> pa.Array:
     """Field ``name`` of each list's first element (null for a null or empty list)."""
-    filled = pc.fill_null(pc.greater(pc.list_value_length(lists), 0), False)
-    return pc.struct_field(
-        pc.list_element(pc.if_else(filled, lists, pa.scalar(None, lists.type)), 0), name
-    )
+    element = lists.type.value_type.field(name).type
+    if lists.null_count == len(lists):
+        return pa.nulls(len(lists), element)
+    filled = pc.fill_null(pc.greater(pc.list_value_length(lists), 0), True)
+    if not all_true(filled):  # empty lists: null, not an index error
+        lists = pc.if_else(filled, lists, pa.scalar(None, lists.type))
+    return pc.struct_field(pc.list_element(lists, 0), name)
 
 
 def choose(
-    is_kind: Callable[[str], pa.Array | None],
+    kinds: Callable[[str], pa.Array | None],
     by_kind: Mapping[str, Thunk],
     default: pa.Array | None = None,
     type_: pa.DataType = pa.string(),
-    rows: int | None = None,
 ) -> pa.Array | None:
-    """Per row, the column of its kind, else ``default`` (null where None)."""
-    out = default
-    for name, make in by_kind.items():
-        mask = is_kind(name)
-        if mask is None:
-            continue
-        value = make()
-        base = out if out is not None else pa.scalar(None, type_)
-        out = pc.if_else(mask, value, base)
-    return out
+    """Per row, the column of its kind, else ``default`` (null where None): one
+    ``pyarrow.compute.choose`` over the kinds present."""
+    present = [name for name in by_kind if kinds(name) is not None]
+    if not present:
+        return default
+    index = getattr(kinds, "index")
+    values = [by_kind[name]().cast(type_) for name in present]
+    rows = len(values[0])
+    fallback = default.cast(type_) if default is not None else pa.nulls(rows, type_)
+    which = pc.fill_null(pc.index_in(index, value_set=pa.array(present, pa.string())), len(present))
+    return _array(pc.choose(which, *values, fallback))
 
 
 def int32_or_null(column: pa.Array) -> pa.Array:

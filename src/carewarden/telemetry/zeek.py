@@ -431,8 +431,8 @@ def tsv_rows(block: Block, header: _Header, log: str) -> pa.Table | None:
         or _odd_bytes(block.data)
     ):
         return None
-    records = block.plain_lines(json=False)
-    if records is None:
+    ends = block.line_ends(json=False)
+    if ends is None:
         return None
     types = header.types if len(header.types) == len(fields) else ["string"] * len(fields)
     try:
@@ -452,7 +452,7 @@ def tsv_rows(block: Block, header: _Header, log: str) -> pa.Table | None:
         )
     except (pa.ArrowException, ValueError):
         return None
-    if table.num_rows != len(records):
+    if table.num_rows != len(ends):
         return None
     try:
         parsed = {

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -114,16 +115,18 @@ def raw_column(block: Block, ends: np.ndarray) -> pa.StringArray:
     return column.cast(pa.string())
 
 
-def uid_column(prefix: str, records: pa.Array) -> pa.StringArray:
+def uid_column(prefix: str, records: pa.Array | pa.ChunkedArray) -> pa.StringArray:
     """``prefix:`` and the first 128 bits of each record's BLAKE3 hash in hex, as
     :func:`row` makes the id (``records``: the raw column)."""
+    if isinstance(records, pa.ChunkedArray):
+        records = records.combine_chunks()
     wide = pa.types.is_large_string(records.type)
     ends = np.frombuffer(records.buffers()[1], dtype=np.int64 if wide else np.int32)[
         records.offset : records.offset + len(records) + 1
     ].tolist()
     data = memoryview(records.buffers()[2]) if len(records) else memoryview(b"")
     digests = b"".join(
-        [blake3(data[a:b]).digest(16) for a, b in zip(ends[:-1], ends[1:], strict=True)]
+        [blake3(data[a:b]).digest(16) for a, b in itertools.pairwise(ends)]
     )
     head = f"{prefix}:".encode()
     width = len(head) + 32

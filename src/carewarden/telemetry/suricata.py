@@ -190,7 +190,7 @@ def block_rows(block: Block) -> tuple[pa.Table, int] | None:
     if ignored:
         raw = raw.filter(keep)
     field = V.field_of(events)
-    is_kind = V.kind_test(kind)
+    is_kind = V.Kinds(kind)
     http_host = V.text(field("http", "hostname"))
 
     def dns_name() -> pa.Array:
@@ -238,7 +238,9 @@ def block_rows(block: Block) -> tuple[pa.Table, int] | None:
         provider=V.pc.binary_join_element_wise("suricata", kind, "/"),
         classes=V.classes(kind, CLASSES, NETWORK),
         event_id=V.choose(
-            is_kind, {"alert": lambda: V.int32_or_null(field("alert", "signature_id"))}, None, pa.int32()
+            is_kind,
+            {"alert": lambda: V.int32_or_null(field("alert", "signature_id"))},
+            type_=pa.int32(),
         ),
         record_id=events["flow_id"],
         columns=columns,

@@ -87,18 +87,20 @@ def field_of(table: pa.Table) -> Callable[..., pa.Array]:
     return get
 
 
-def kind_test(kind: pa.Array | pa.ChunkedArray) -> Callable[[str], pa.Array | None]:
-    """A cached ``kind == name`` mask per name; None where no row is of that kind."""
-    present = set(pc.unique(kind).to_pylist())
-    masks: dict[str, pa.Array | None] = {}
+class Kinds:
+    """The kind (event type) of each row: ``kinds(name)`` is the ``kind == name`` mask, None
+    where no row is of that kind."""
 
-    def test(name: str) -> pa.Array | None:
-        if name not in masks:
-            masks[name] = _array(pc.equal(kind, name)) if name in present else None
-        return masks[name]
+    def __init__(self, kind: pa.Array | pa.ChunkedArray) -> None:
+        self.column = _array(kind)
+        self._present = set(pc.unique(self.column).to_pylist())
+        self._masks: dict[str, pa.Array | None] = {}
 
-    test.index = kind  # type: ignore[attr-defined]
-    return test
+    def __call__(self, name: str) -> pa.Array | None:
+        if name not in self._masks:
+            present = name in self._present
+            self._masks[name] = _array(pc.equal(self.column, name)) if present else None
+        return self._masks[name]
 
 
 def text(column: pa.Array) -> pa.Array:
@@ -127,7 +129,7 @@ def first_of(lists: pa.Array, name: str) -> pa.Array:
 
 
 def choose(
-    kinds: Callable[[str], pa.Array | None],
+    kinds: Kinds,
     by_kind: Mapping[str, Thunk],
     default: pa.Array | None = None,
     type_: pa.DataType = pa.string(),
@@ -137,11 +139,11 @@ def choose(
     present = [name for name in by_kind if kinds(name) is not None]
     if not present:
         return default
-    index = getattr(kinds, "index")
     values = [by_kind[name]().cast(type_) for name in present]
     rows = len(values[0])
     fallback = default.cast(type_) if default is not None else pa.nulls(rows, type_)
-    which = pc.fill_null(pc.index_in(index, value_set=pa.array(present, pa.string())), len(present))
+    which = pc.index_in(kinds.column, value_set=pa.array(present, pa.string()))
+    which = pc.fill_null(which, len(present))
     return _array(pc.choose(which, *values, fallback))
 
 

@@ -15,14 +15,13 @@ A JSON line is kept as it is in ``raw``; a TSV line is stored as the equivalent 
 
 from __future__ import annotations
 
+import io
 import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar
-
-import io
 
 import numpy as np
 import orjson
@@ -521,7 +520,8 @@ class ZeekConnector:
                 number += 1
                 start = found.end()
             if start < len(data):
-                yield from self._run(Block(number, block.offset + start, data[start:]), header, named)
+                rest = Block(number, block.offset + start, data[start:])
+                yield from self._run(rest, header, named)
 
     def _run(self, block: Block, header: _Header, named: str) -> Iterator[Batch | Rejected]:
         fast = tsv_rows(block, header, header.path or named)

@@ -121,6 +121,7 @@ def zeek_tsv(log: str, fields: list[tuple[str, str]], rows: list[list[str]]) -> 
 def _per_line(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(suricata, "block_rows", lambda block: None)
     monkeypatch.setattr(zeek, "tsv_rows", lambda block, header, log: None)
+    monkeypatch.setattr(zeek, "json_rows", lambda *args: None)
 
 
 def _spy(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> list[bool]:
@@ -128,8 +129,8 @@ def _spy(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> list[bool]:
     used: list[bool] = []
     real: Callable[..., Any] = getattr(module, name)
 
-    def spy(*args: Any) -> Any:
-        out = real(*args)
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        out = real(*args, **kwargs)
         used.append(out is not None)
         return out
 
@@ -196,6 +197,48 @@ def test_zeek_every_log_same_rows_both_paths(
         assert all(used), "the column-wise path fell back"
     _assert_same(fast, slow)
     assert _table(fast)["provider"].to_pylist() == [f"zeek/{log}"] * (len(rows) * 3)
+
+
+@pytest.mark.parametrize("log", [entry[0] for entry in ZEEK_LOGS])
+def test_zeek_json_every_log_same_rows_both_paths(
+    log: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Zeek JSON logs (here: the records of the TSV test as Zeek writes them in JSON, with
+    a sensor bookkeeping record among them) read column-wise give the per-line rows."""
+    _, fields, rows = next(entry for entry in ZEEK_LOGS if entry[0] == log)
+    tsv = tmp_path / f"{log}.log"
+    tsv.write_bytes(zeek_tsv(log, fields, rows))
+    records = _table(list(ZeekConnector().read(tsv)))["raw"].to_pylist()
+    stats = '{"_path":"stats","ts":1709283600.5,"peer":"zeek","mem":61}'
+    path = tmp_path / "json" / f"{log}.log"
+    path.parent.mkdir()
+    path.write_text("\n".join([*records[:2], stats, *records[2:]]) + "\n")
+    used = _spy(monkeypatch, zeek, "json_rows")
+    connector = ZeekConnector()
+    fast, slow = _both(monkeypatch, lambda: connector.read(path))
+    assert used and all(used), "the column-wise path fell back"
+    _assert_same(fast, slow)
+    assert _table(fast)["raw"].to_pylist() == records
+    assert connector.ignored["Zeek stats records"] == 2  # once per path
+
+
+def test_zeek_json_nested_and_mixed_logs_fall_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Records with nested ``id`` objects, or of another log than the file's, are read line
+    by line, with the same rows."""
+    lines = [
+        '{"_path":"conn","ts":1709283600.25,"id":{"orig_h":"10.0.0.1","orig_p":5}}',
+        '{"ts":1709283601,"id.orig_h":"10.0.0.2","conn_state":"SF"}',
+        '{"_path":"dns","ts":1709283602.000001,"query":"pacs.example"}',
+    ]
+    path = tmp_path / "conn.log"
+    path.write_text("\n".join(lines) + "\n")
+    used = _spy(monkeypatch, zeek, "json_rows")
+    fast, slow = _both(monkeypatch, lambda: ZeekConnector().read(path))
+    assert used == [False]
+    _assert_same(fast, slow)
+    assert _table(fast)["src_ip"].to_pylist() == ["10.0.0.1", "10.0.0.2", None]
 
 
 def test_zeek_concatenated_logs_and_small_blocks(

@@ -117,6 +117,31 @@ def coalesce(*columns: pa.Array) -> pa.Array:
     return pc.coalesce(*columns)
 
 
+def epoch_micros(seconds: pa.Array) -> pa.Array | None:
+    """Epoch seconds as microseconds, rounded as ``datetime.fromtimestamp`` rounds them
+    (the fraction times 10^6, half to even); None where one is missing, negative or past
+    2106 (left to the per-line path)."""
+    if seconds.null_count or not all_true(
+        pc.and_(pc.greater_equal(seconds, 0.0), pc.less(seconds, float(1 << 32)))
+    ):
+        return None
+    whole = pc.floor(seconds)
+    fraction = pc.round(pc.multiply(pc.subtract(seconds, whole), 1e6), round_mode="half_to_even")
+    return pc.add(
+        pc.multiply(pc.cast(whole, pa.int64()), 1_000_000), pc.cast(fraction, pa.int64())
+    )
+
+
+def first_of_list(lists: pa.Array) -> pa.Array:
+    """Each list's first element (null for a null or empty list)."""
+    if lists.null_count == len(lists):
+        return pa.nulls(len(lists), lists.type.value_type)
+    filled = pc.fill_null(pc.greater(pc.list_value_length(lists), 0), True)
+    if not all_true(filled):
+        lists = pc.if_else(filled, lists, pa.scalar(None, lists.type))
+    return pc.list_element(lists, 0)
+
+
 def first_of(lists: pa.Array, name: str) -> pa.Array:
     """Field ``name`` of each list's first element (null for a null or empty list)."""
     element = lists.type.value_type.field(name).type

@@ -31,7 +31,15 @@ import pyarrow.csv as pcsv
 from carewarden.connectors.base import walk
 from carewarden.model import Batch, Rejected, preview
 from carewarden.telemetry import vector as V
-from carewarden.telemetry.network import Block, blocks, epoch_time, row, text, uid_column
+from carewarden.telemetry.network import (
+    Block,
+    blocks,
+    epoch_time,
+    raw_column,
+    row,
+    text,
+    uid_column,
+)
 from carewarden.telemetry.ocsf import DETECTION, DHCP, DNS, FILE, HTTP, NETWORK, OcsfClass
 from carewarden.telemetry.rows import TABLE, EventRows, drain
 
@@ -301,7 +309,10 @@ _INT = r"-?(0|[1-9]\d{0,17})"
 _INTS = re.compile(r"count|int|port")
 _FLOATS = ("double", "time", "interval")
 _TS = r"^\d{1,10}(\.\d{1,6})?$"
-_TS_LIMIT = float(1 << 32)
+# The JSON fields the column rules read, where they are not text.
+_JSON_INTS = frozenset({"id.orig_p", "id.resp_p", "status_code", "p"})
+_JSON_LISTS = frozenset({"san.dns", "tx_hosts", "rx_hosts", "msg_types"})
+_HOST = ("_system_name", "_node_name")
 
 
 class _Fallback(Exception):
@@ -415,6 +426,125 @@ class _Columns:
         return V.coalesce(pc.binary_join_element_wise(note, msg, ": "), note, msg)
 
 
+class _Names:
+    """:class:`Fields` that only notes which fields the rules of a log read."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def first(self, *names: str) -> None:
+        self.names += names
+
+    def joined(self, name: str) -> None:
+        self.names.append(name)
+
+    def either(self, value: None, other: None) -> None:
+        return None
+
+    def note(self, note: None, msg: None) -> None:
+        return None
+
+
+def _json_schema(log: str) -> tuple[pa.Schema, list[str]]:
+    """The fields of a JSON record of ``log`` the rules read (and the names of the objects
+    their dotted names would be nested in, which the column-wise path does not read)."""
+    names = _Names()
+    column_rules(log, names)
+    wanted = list(dict.fromkeys([*names.names, *_HOST]))
+    nests = sorted({n.split(".", 1)[0] for n in wanted if "." in n} - set(wanted))
+    fields = [("ts", pa.float64()), ("_path", pa.string())]
+    for name in wanted:
+        if name in _JSON_INTS:
+            fields.append((name, pa.int64()))
+        elif name in _JSON_LISTS:
+            fields.append((name, pa.list_(pa.string())))
+        else:
+            fields.append((name, pa.string()))
+    fields += [(n, pa.struct([])) for n in nests]
+    return pa.schema(fields), nests
+
+
+def _json_field(column: pa.Array) -> _Field:
+    if pa.types.is_list(column.type):
+        values = pc.list_flatten(column)
+        if values.null_count or V.count_true(pc.equal(values, "")):
+            raise _Fallback  # ``text`` drops these from a joined list
+        joined = V.text(pc.binary_join(column, ","))
+        return _Field(column, V.text(V.first_of_list(column)), joined)
+    value = V.text(column)
+    return _Field(column, value, value)
+
+
+def json_rows(
+    block: Block, header: _Header, named: str, again: bool = True
+) -> tuple[pa.Table, Counter[str], str] | None:
+    """The ``security_event`` rows of a block of Zeek JSON records of one log, the ignored
+    records by log, and the log (``named``: the file's, or the previous block's); computed
+    column-wise; None where a line needs the per-line path (records of several logs, a
+    nested record, a field of another type…)."""
+    ends = block.line_ends()
+    if ends is None:
+        return None
+    data = np.frombuffer(block.data, dtype=np.uint8)
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    if not bool(np.all(data[starts] == ord("{"))):
+        return None
+    guess = header.path or named
+    schema, nests = _json_schema(guess)
+    records = V.read_json(block.data, schema, len(ends))
+    if records is None or any(records[n].null_count != len(ends) for n in nests):
+        return None
+    logs = pc.coalesce(V.text(_array(records["_path"])), pa.scalar(guess))
+    ignored: Counter[str] = Counter()
+    skip = pc.is_in(logs, pa.array(sorted(IGNORED)))
+    raw = None
+    if V.count_true(skip):
+        for log, count in Counter(pc.filter(logs, skip).to_pylist()).items():
+            ignored[f"Zeek {log} records"] += count
+        keep = pc.invert(skip)
+        records, logs = records.filter(keep), pc.filter(logs, keep)
+        try:
+            raw = raw_column(block, ends).filter(keep)
+        except pa.ArrowInvalid:
+            return None
+    if len(logs) and not V.all_true(pc.equal(logs, guess)):
+        kinds = pc.unique(logs).to_pylist()
+        if len(kinds) == 1 and again and header.path is None:
+            # One log, not the one the file name tells: read again with its fields.
+            return json_rows(block, header, str(kinds[0]), again=False)
+        return None  # several logs: the rules differ per row
+    if raw is None:
+        try:
+            raw = raw_column(block, ends)
+        except pa.ArrowInvalid:
+            return None
+    micros = V.epoch_micros(_array(records["ts"]))
+    if micros is None:
+        return None
+    try:
+        read = [n for n in schema.names[2:] if n not in nests]
+        doc = _Columns({n: _json_field(_array(records[n])) for n in read})
+        cols = column_rules(guess, doc)
+        host = doc.first(*_HOST)
+    except _Fallback:
+        return None
+    rows = len(raw)
+    ocsf = CLASSES.get(guess, NETWORK)
+    table = V.event_table(
+        uid=uid_column("zeek", raw),
+        time=pc.cast(micros, pa.timestamp("us")),
+        host=host,
+        channel=CHANNEL,
+        provider=pa.repeat(f"zeek/{guess}", rows),
+        classes=(pa.repeat(ocsf.uid, rows), pa.repeat(ocsf.name, rows)),
+        event_id=None,
+        record_id=None,
+        columns=cols,
+        raw=raw,
+    )
+    return table, ignored, guess
+
+
 def tsv_rows(block: Block, header: _Header, log: str) -> pa.Table | None:
     """The ``security_event`` rows of a block of TSV records (no header lines) computed
     column-wise; None where a line needs the per-line path."""
@@ -461,10 +591,9 @@ def tsv_rows(block: Block, header: _Header, log: str) -> pa.Table | None:
         ts = _array(table["ts"])
         if ts.null_count or not V.all_true(pc.match_substring_regex(ts, _TS)):
             return None
-        seconds = pc.cast(ts, pa.float64())
-        if not V.all_true(pc.less(seconds, _TS_LIMIT)):
+        micros = V.epoch_micros(pc.cast(ts, pa.float64()))
+        if micros is None:
             return None
-        micros = pc.cast(pc.round(pc.multiply(seconds, 1e6)), pa.int64())
         doc = _Columns(parsed)
         cols = column_rules(log, doc)
         host = doc.first("_system_name", "_node_name")
@@ -497,6 +626,7 @@ class ZeekConnector:
 
     def __init__(self) -> None:
         self.ignored: Counter[str] = Counter()
+        self._json_log: str | None = None  # the log of the JSON records being read, once seen
 
     def discover(self, path: Path) -> list[Path]:
         return walk(path, SUFFIXES)
@@ -504,6 +634,7 @@ class ZeekConnector:
     def read(self, path: Path) -> Iterator[Batch | Rejected]:
         named = path_from_name(path.name)
         header = _Header()
+        self._json_log = None
         for block in blocks(path):
             if isinstance(block, Rejected):
                 yield block
@@ -524,7 +655,14 @@ class ZeekConnector:
                 yield from self._run(rest, header, named)
 
     def _run(self, block: Block, header: _Header, named: str) -> Iterator[Batch | Rejected]:
-        fast = tsv_rows(block, header, header.path or named)
+        if block.data.startswith(b"{"):
+            read = json_rows(block, header, self._json_log or named)
+            fast = None if read is None else read[0]
+            if read is not None:
+                self.ignored.update(read[1])
+                self._json_log = read[2]
+        else:
+            fast = tsv_rows(block, header, header.path or named)
         if fast is None:
             yield from self.read_lines(block, header, named)
         elif fast.num_rows:

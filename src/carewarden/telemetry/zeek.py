@@ -624,8 +624,10 @@ class ZeekConnector:
 
     name: ClassVar[str] = "zeek"
 
-    def __init__(self) -> None:
+    def __init__(self, columnwise: bool = True) -> None:
+        """``columnwise=False`` reads every line on its own (the reference path, slower)."""
         self.ignored: Counter[str] = Counter()
+        self.columnwise = columnwise
         self._json_log: str | None = None  # the log of the JSON records being read, once seen
 
     def discover(self, path: Path) -> list[Path]:
@@ -655,7 +657,9 @@ class ZeekConnector:
                 yield from self._run(rest, header, named)
 
     def _run(self, block: Block, header: _Header, named: str) -> Iterator[Batch | Rejected]:
-        if block.data.startswith(b"{"):
+        if not self.columnwise:
+            fast = None
+        elif block.data.startswith(b"{"):
             read = json_rows(block, header, self._json_log or named)
             fast = None if read is None else read[0]
             if read is not None:

@@ -293,18 +293,21 @@ class _Header:
 pc = V.pc
 _NAME = re.compile(r"[A-Za-z0-9_.\-]+\Z")
 _HEADER_LINE = re.compile(rb"(?m)^#[^\n]*\n?")
-_ODD_STARTS = (b" ", b"\t", b"\x0b", b"\x0c", b"{")
+_ODD_STARTS = np.frombuffer(b" \t\x0b\x0c{", dtype=np.uint8)
 
 
-def _odd_bytes(data: bytes) -> bool:
+def _odd_bytes(data: bytes, ends: np.ndarray) -> bool:
     """Whether the block has an escape, a quote, a control character other than tab and line
     end, or a line starting with blank space or ``{`` (a JSON record)."""
-    if b"\\" in data or b'"' in data or b"\x7f" in data or data.startswith(_ODD_STARTS):
+    if b"\\" in data or b'"' in data or b"\x7f" in data:
         return True
-    if any(b"\n" + start in data for start in _ODD_STARTS):
+    codes = np.frombuffer(data, dtype=np.uint8)
+    if np.isin(codes[np.concatenate([[0], ends[:-1] + 1])], _ODD_STARTS).any():
         return True
-    controls = int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8) < 0x20))
+    controls = int(np.count_nonzero(codes < 0x20))
     return controls != data.count(b"\t") + data.count(b"\n")
+
+
 _INT = r"-?(0|[1-9]\d{0,17})"
 _INTS = re.compile(r"count|int|port")
 _FLOATS = ("double", "time", "interval")
@@ -557,11 +560,10 @@ def tsv_rows(block: Block, header: _Header, log: str) -> pa.Table | None:
         or len(set(fields)) != len(fields)
         or "_path" in fields
         or not all(_NAME.match(f) for f in [*fields, log])
-        or _odd_bytes(block.data)
     ):
         return None
     ends = block.line_ends(json=False)
-    if ends is None:
+    if ends is None or _odd_bytes(block.data, ends):
         return None
     types = header.types if len(header.types) == len(fields) else ["string"] * len(fields)
     try:

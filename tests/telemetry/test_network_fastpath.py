@@ -246,13 +246,16 @@ def test_zeek_concatenated_logs_and_small_blocks(
 ) -> None:
     """Logs of several kinds one after the other in one file, read in blocks smaller than
     the file: each run of records is read under its own header, as line by line."""
+    data = b"".join(zeek_tsv(*entry) for entry in ZEEK_LOGS)
+    lines = data.split(b"\n")
+    ragged = next(i for i, line in enumerate(lines) if line.startswith(b"1709283607.3"))
+    lines[ragged] += b"\textra"  # a field more than #fields names: rejected, by line number
     path = tmp_path / "mixed.log"
-    path.write_bytes(b"".join(zeek_tsv(*entry) for entry in ZEEK_LOGS))
-    monkeypatch.setattr(
-        zeek, "blocks", lambda p: blocks(p, size=300)
-    )
+    path.write_bytes(b"\n".join(lines))
+    monkeypatch.setattr(zeek, "blocks", lambda p: blocks(p, size=300))
     fast, slow = _both(monkeypatch, lambda: ZeekConnector().read(path))
     _assert_same(fast, slow)
+    assert [r[0] for r in _rejects(fast)] == [ragged + 1]
     providers = set(_table(fast)["provider"].to_pylist())
     assert providers == {f"zeek/{entry[0]}" for entry in ZEEK_LOGS}
 

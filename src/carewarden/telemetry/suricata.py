@@ -9,9 +9,9 @@ ignored. The raw line is kept; the id is a hash of it."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import orjson
 import pyarrow as pa
@@ -46,6 +46,7 @@ CLASSES: dict[str, OcsfClass] = {
     "anomaly": NETWORK,
 }
 IGNORED = frozenset({"stats"})
+T = TypeVar("T")
 
 
 class NotEve(ValueError):
@@ -57,49 +58,71 @@ def _section(event: dict[str, Any], name: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def dns_query(dns: dict[str, Any]) -> str | None:
-    """The queried name: ``rrname`` (EVE v1/v2) or the first of ``queries`` (v3)."""
-    name = dns.get("rrname")
-    if name:
-        return text(name)
-    queries = dns.get("queries")
-    if isinstance(queries, list) and queries and isinstance(queries[0], dict):
-        return text(queries[0].get("rrname"))
-    return None
+class EveFields(Protocol[T]):
+    """How :func:`column_rules` reads an event, one at a time or a whole block column-wise."""
+
+    def get(self, *path: str) -> T:
+        """The field at ``path`` (``"dns", "queries[0]", "rrname"``: the first query) as
+        text; None where absent, empty or inside something that is no object."""
+
+    def either(self, value: T, other: T) -> T:
+        """``value`` where it is set, else ``other``."""
+
+
+class _Event:
+    """:class:`EveFields` of one event."""
+
+    def __init__(self, event: dict[str, Any]) -> None:
+        self.event = event
+
+    def get(self, *path: str) -> str | None:
+        value: Any = self.event
+        for part in path:
+            if part.endswith("[0]"):
+                value = value.get(part[:-3]) if isinstance(value, dict) else None
+                value = value[0] if isinstance(value, list) and value else None
+            else:
+                value = value.get(part) if isinstance(value, dict) else None
+        return text(value)
+
+    def either(self, value: str | None, other: str | None) -> str | None:
+        return value or other
 
 
 def columns(kind: str, event: dict[str, Any]) -> dict[str, str | None]:
     """The normalised columns of one EVE event of type ``kind``."""
-    http = _section(event, "http")
-    out: dict[str, str | None] = {
-        "src_ip": text(event.get("src_ip")),
-        "src_port": text(event.get("src_port")),
-        "dst_ip": text(event.get("dest_ip")),
-        "dst_port": text(event.get("dest_port")),
-        "dns_query": text(http.get("hostname")),
-        "file_path": text(http.get("url")),
+    return column_rules(kind, _Event(event))
+
+
+def column_rules(kind: str, ev: EveFields[T]) -> dict[str, T | None]:
+    """The normalised columns of an EVE event of type ``kind``, by field paths: one set of
+    rules for both the per-line and the column-wise path."""
+    out: dict[str, T | None] = {
+        "src_ip": ev.get("src_ip"),
+        "src_port": ev.get("src_port"),
+        "dst_ip": ev.get("dest_ip"),
+        "dst_port": ev.get("dest_port"),
+        "dns_query": ev.get("http", "hostname"),
+        "file_path": ev.get("http", "url"),
     }
     if kind == "alert":
-        alert = _section(event, "alert")
-        out["threat_name"] = text(alert.get("signature"))
-        out["status"] = text(alert.get("action"))
+        out["threat_name"] = ev.get("alert", "signature")
+        out["status"] = ev.get("alert", "action")
     elif kind == "dns":
-        dns = _section(event, "dns")
-        out["dns_query"] = dns_query(dns)
-        out["status"] = text(dns.get("rcode"))
+        # rrname (EVE v1/v2), else the first of queries (v3)
+        out["dns_query"] = ev.either(ev.get("dns", "rrname"), ev.get("dns", "queries[0]", "rrname"))
+        out["status"] = ev.get("dns", "rcode")
     elif kind == "http":
-        out["status"] = text(http.get("status"))
+        out["status"] = ev.get("http", "status")
     elif kind == "tls":
-        tls = _section(event, "tls")
-        out["dns_query"] = text(tls.get("sni"))
-        out["status"] = text(tls.get("version"))
+        out["dns_query"] = ev.get("tls", "sni")
+        out["status"] = ev.get("tls", "version")
     elif kind == "fileinfo":
-        out["file_path"] = text(_section(event, "fileinfo").get("filename"))
+        out["file_path"] = ev.get("fileinfo", "filename")
     elif kind == "flow":
-        out["status"] = text(_section(event, "flow").get("state"))
+        out["status"] = ev.get("flow", "state")
     elif kind == "anomaly":
-        anomaly = _section(event, "anomaly")
-        out["status"] = text(anomaly.get("event") or anomaly.get("code"))
+        out["status"] = ev.either(ev.get("anomaly", "event"), ev.get("anomaly", "code"))
     return out
 
 
@@ -191,44 +214,14 @@ def block_rows(block: Block) -> tuple[pa.Table, int] | None:
         raw = raw.filter(keep)
     field = V.field_of(events)
     is_kind = V.Kinds(kind)
-    http_host = V.text(field("http", "hostname"))
-
-    def dns_name() -> pa.Array:
-        named = V.text(field("dns", "rrname"))
-        if not named.null_count:
-            return named
-        return V.coalesce(named, V.text(V.first_of(field("dns", "queries"), "rrname")))
-
-    status = V.choose(
-        is_kind,
-        {
-            "alert": lambda: V.text(field("alert", "action")),
-            "dns": lambda: V.text(field("dns", "rcode")),
-            "http": lambda: V.text(field("http", "status")),
-            "tls": lambda: V.text(field("tls", "version")),
-            "flow": lambda: V.text(field("flow", "state")),
-            "anomaly": lambda: V.coalesce(
-                V.text(field("anomaly", "event")), V.text(field("anomaly", "code"))
-            ),
-        },
-    )
+    fields = _Columns(field)
+    # The rules of each kind present, over the whole block; each row takes its kind's.
+    present = sorted(is_kind.present)
+    by_kind = {k: column_rules(k, fields) for k in present}
+    which = V.pc.index_in(is_kind.column, value_set=pa.array(present, pa.string()))
     columns = {
-        "src_ip": V.text(events["src_ip"]),
-        "src_port": V.text(events["src_port"]),
-        "dst_ip": V.text(events["dest_ip"]),
-        "dst_port": V.text(events["dest_port"]),
-        "dns_query": V.choose(
-            is_kind,
-            {"dns": dns_name, "tls": lambda: V.text(field("tls", "sni"))},
-            http_host,
-        ),
-        "file_path": V.choose(
-            is_kind,
-            {"fileinfo": lambda: V.text(field("fileinfo", "filename"))},
-            V.text(field("http", "url")),
-        ),
-        "status": status,
-        "threat_name": V.choose(is_kind, {"alert": lambda: V.text(field("alert", "signature"))}),
+        name: V.pick(which, [by_kind[k].get(name) for k in present], pa.string())
+        for name in dict.fromkeys(n for rules in by_kind.values() for n in rules)
     }
     table = V.event_table(
         uid=uid_column("suricata", raw),
@@ -247,6 +240,28 @@ def block_rows(block: Block) -> tuple[pa.Table, int] | None:
         raw=raw,
     )
     return table, ignored
+
+
+class _Columns:
+    """:class:`EveFields` of a block of events, column-wise (None: null in every row)."""
+
+    def __init__(self, field: Callable[..., pa.Array]) -> None:
+        self.field = field
+        self.cache: dict[tuple[str, ...], pa.Array] = {}
+
+    def get(self, *path: str) -> pa.Array:
+        if path not in self.cache:
+            if path[-2:-1] and path[-2].endswith("[0]"):
+                lists = self.field(*path[:-2], path[-2][:-3])
+                self.cache[path] = V.text(V.first_of(lists, path[-1]))
+            else:
+                self.cache[path] = V.text(self.field(*path))
+        return self.cache[path]
+
+    def either(self, value: pa.Array, other: pa.Array) -> pa.Array:
+        if not value.null_count:
+            return value
+        return V.coalesce(value, other)
 
 
 class SuricataConnector:

@@ -93,12 +93,12 @@ class Kinds:
 
     def __init__(self, kind: pa.Array | pa.ChunkedArray) -> None:
         self.column = _array(kind)
-        self._present = set(pc.unique(self.column).to_pylist())
+        self.present: set[str] = set(pc.unique(self.column).to_pylist())
         self._masks: dict[str, pa.Array | None] = {}
 
     def __call__(self, name: str) -> pa.Array | None:
         if name not in self._masks:
-            present = name in self._present
+            present = name in self.present
             self._masks[name] = _array(pc.equal(self.column, name)) if present else None
         return self._masks[name]
 
@@ -170,6 +170,17 @@ def choose(
     which = pc.index_in(kinds.column, value_set=pa.array(present, pa.string()))
     which = pc.fill_null(which, len(present))
     return _array(pc.choose(which, *values, fallback))
+
+
+def pick(which: pa.Array, values: list[pa.Array | None], type_: pa.DataType) -> pa.Array | None:
+    """Per row, ``values[which]`` (None in ``values``: null); None where all are None."""
+    if all(v is None for v in values):
+        return None
+    rows = len(which)
+    filled = [pa.nulls(rows, type_) if v is None else v.cast(type_) for v in values]
+    if len(filled) == 1:
+        return filled[0]
+    return _array(pc.choose(which, *filled))
 
 
 def int32_or_null(column: pa.Array) -> pa.Array:

@@ -11,6 +11,8 @@ from typing import Any
 import orjson
 import pyarrow as pa
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from carewarden.model import Batch, Rejected
 from carewarden.telemetry import suricata, zeek
@@ -304,3 +306,173 @@ def test_blocks_cover_the_file(tmp_path: Path) -> None:
         assert seen == [(1, b"a"), (4, b"b" * 50), (6, b"c")], size
         offsets = [sum(len(line) + 1 for line in lines[:i]) for i in (2, 4)]
         assert rejected == [(3, offsets[0]), (5, offsets[1])], size
+
+
+# -- property tests: whatever the values, both paths agree ---------------------------------
+
+_FUZZ = settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+_ANY = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(1 << 63), max_value=(1 << 63) - 1),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=8),
+    st.lists(st.text(max_size=4), max_size=2),
+    st.dictionaries(st.sampled_from(["rrname", "event", "x"]), st.text(max_size=4), max_size=2),
+)
+_STAMP = st.one_of(
+    st.builds(
+        _ts,
+        st.integers(0, 3599),
+        st.sampled_from(["+0000", "Z", "-0130", "+05:45", "", "+2400", " "]),
+        st.sampled_from([".123456", "", ".5", ".1234567", ".000001"]),
+    ),
+    st.text(max_size=6),
+    st.integers(min_value=-(1 << 63), max_value=(1 << 63) - 1),
+)
+_SECTION = st.dictionaries(
+    st.sampled_from(["signature", "action", "signature_id", "hostname", "url", "status",
+                     "rrname", "rcode", "queries", "sni", "version", "filename", "state",
+                     "event", "code"]),
+    _ANY, max_size=4,
+)  # fmt: skip
+_EVENT = st.fixed_dictionaries(
+    {
+        "timestamp": _STAMP,
+        "event_type": st.sampled_from([*suricata.CLASSES, "stats", "smb"]),
+    },
+    optional={
+        "src_ip": _ANY, "src_port": _ANY, "dest_ip": _ANY, "dest_port": _ANY, "host": _ANY,
+        "sensor_name": _ANY, "flow_id": _ANY,
+        **{name: st.one_of(_SECTION, _ANY) for name in
+           ("alert", "http", "dns", "tls", "fileinfo", "flow", "anomaly")},
+    },
+)  # fmt: skip
+
+
+_TEXT = st.text(
+    alphabet=st.characters(blacklist_categories=["Cs"]), max_size=8
+)  # any text (NaN, quotes, unicode, empty…)
+_INT64 = st.integers(min_value=-(1 << 63), max_value=(1 << 63) - 1)
+_TYPED_SECTION = st.fixed_dictionaries(
+    {},
+    optional={
+        "signature": _TEXT, "action": _TEXT, "signature_id": _INT64, "hostname": _TEXT,
+        "url": _TEXT, "status": _INT64, "rrname": _TEXT, "rcode": _TEXT, "sni": _TEXT,
+        "version": _TEXT, "filename": _TEXT, "state": _TEXT, "event": _TEXT, "code": _INT64,
+        "queries": st.lists(st.fixed_dictionaries({}, optional={"rrname": _TEXT}), max_size=2),
+        "other": _ANY,
+    },
+)  # fmt: skip
+_TYPED_EVENT = st.fixed_dictionaries(
+    {
+        "timestamp": st.builds(
+            _ts,
+            st.integers(0, 3599),
+            st.sampled_from(["+0000", "Z", "-0130", "+05:45", ""]),
+            st.sampled_from([".123456", "", ".5", ".000001"]),
+        ),
+        "event_type": st.sampled_from([*suricata.CLASSES, "stats", "smb"]),
+    },
+    optional={
+        "src_ip": _TEXT, "src_port": _INT64, "dest_ip": _TEXT, "dest_port": _INT64,
+        "host": _TEXT, "sensor_name": _TEXT, "flow_id": _INT64,
+        **{name: _TYPED_SECTION for name in
+           ("alert", "http", "dns", "tls", "fileinfo", "flow", "anomaly")},
+    },
+)  # fmt: skip
+
+
+@_FUZZ
+@given(
+    st.one_of(
+        st.lists(_TYPED_EVENT, min_size=1, max_size=20),
+        st.lists(st.one_of(_TYPED_EVENT, _EVENT), min_size=1, max_size=20),
+    )
+)
+def test_fuzzed_eve_both_paths_agree(
+    tmp_path_factory: pytest.TempPathFactory, events: list[dict[str, Any]]
+) -> None:
+    path = tmp_path_factory.mktemp("eve") / "eve.json"
+    path.write_bytes(b"\n".join(orjson.dumps(e) for e in events) + b"\n")
+    fast = list(SuricataConnector().read(path))
+    slow = list(SuricataConnector(columnwise=False).read(path))
+    assert _rejects(fast) == _rejects(slow)
+    batches = [i for i in fast if isinstance(i, Batch)]
+    if batches:
+        left, right = _table(fast), _table(slow)
+        assert left.to_pylist() == right.to_pylist()
+    else:
+        assert not [i for i in slow if isinstance(i, Batch)]
+
+
+_TSV_VALUE = st.one_of(
+    st.sampled_from(["-", "(empty)", "0", "007", "-5", "1.5", "1e5", "0.00001", "T", "F",
+                     "a,b", "a,,b", ",", "x\\x09y", 'q"t', "ü", "NaN", "inf", "{x", " a",
+                     "1709283600.123456", "99999999999999999999", "10.0.0.1"]),
+    st.text(alphabet=st.characters(blacklist_characters="\t\n\r"), max_size=6),
+)  # fmt: skip
+_TSV_TYPES = ["time", "string", "addr", "port", "count", "int", "double", "interval", "bool",
+              "enum", "set[string]", "vector[count]", "vector[interval]", "set[addr]"]  # fmt: skip
+
+
+def _tsv_typed(kind: str) -> st.SearchStrategy[str]:
+    """A value of a Zeek type as Zeek writes it (mostly), or a wrong one now and then."""
+    plain = st.text(
+        alphabet=st.characters(blacklist_categories=["Cs", "Cc"], blacklist_characters="\\\","),
+        min_size=1,
+        max_size=6,
+    ).filter(lambda v: v not in ("-", "(empty)"))
+    by_kind: dict[str, st.SearchStrategy[str]] = {
+        "count": st.integers(0, 1 << 62).map(str),
+        "int": st.integers(-(1 << 62), 1 << 62).map(str),
+        "port": st.integers(0, 65535).map(str),
+        "double": st.floats(0, 1e9).map(lambda f: f"{f:.6f}"),
+        "interval": st.floats(0, 1e5).map(lambda f: f"{f:.6f}"),
+        "time": st.floats(1e9, 2e9).map(lambda f: f"{f:.6f}"),
+        "bool": st.sampled_from(["T", "F"]),
+        "set[string]": st.lists(plain, min_size=1, max_size=3).map(",".join),
+        "set[addr]": st.lists(plain, min_size=1, max_size=3).map(",".join),
+        "vector[count]": st.lists(st.integers(0, 99), min_size=1, max_size=3).map(
+            lambda v: ",".join(map(str, v))
+        ),
+    }
+    typed = by_kind.get(kind, plain)
+    return st.one_of(typed, typed, typed, st.sampled_from(["-", "(empty)"]), _TSV_VALUE)
+
+
+@_FUZZ
+@given(
+    st.sampled_from([entry[0] for entry in ZEEK_LOGS]),
+    st.lists(st.sampled_from(_TSV_TYPES), min_size=3, max_size=6),
+    st.data(),
+    st.booleans(),
+)
+def test_fuzzed_zeek_tsv_both_paths_agree(
+    tmp_path_factory: pytest.TempPathFactory,
+    log: str,
+    types: list[str],
+    data: st.DataObject,
+    good_ts: bool,
+) -> None:
+    _, known, _ = next(entry for entry in ZEEK_LOGS if entry[0] == log)
+    names = ["ts", *(name for name, _ in known[1:])][: len(types)]
+    types = ["time", *types[1:]][: len(names)]
+    row = st.tuples(*(_tsv_typed(kind) for kind in types)).map(list)
+    rows = data.draw(st.lists(row, min_size=1, max_size=8))
+    values = [
+        [f"17092836{n:02d}.5" if good_ts else r[0], *r[1:]] for n, r in enumerate(rows)
+    ]
+    path = tmp_path_factory.mktemp("zeek") / f"{log}.log"
+    path.write_bytes(zeek_tsv(log, list(zip(names, types, strict=True)), values))
+    fast = list(ZeekConnector().read(path))
+    slow = list(ZeekConnector(columnwise=False).read(path))
+    assert _rejects(fast) == _rejects(slow)
+    if [i for i in slow if isinstance(i, Batch)]:
+        assert _table(fast).to_pylist() == _table(slow).to_pylist()
+    else:
+        assert not [i for i in fast if isinstance(i, Batch)]

@@ -700,7 +700,10 @@ class ZeekConnector:
                 else:
                     doc = header.record(line)
                     log = header.path or named
-                    raw = orjson.dumps({"_path": log, **doc})
+                    try:
+                        raw = orjson.dumps({"_path": log, **doc})
+                    except orjson.JSONEncodeError as exc:  # a count past 64 bits
+                        raise NotZeek(f"a value JSON cannot hold: {exc}") from None
                 if log in IGNORED:
                     self.ignored[f"Zeek {log} records"] += 1
                     continue

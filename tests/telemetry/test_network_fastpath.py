@@ -476,3 +476,41 @@ def test_fuzzed_zeek_tsv_both_paths_agree(
         assert _table(fast).to_pylist() == _table(slow).to_pylist()
     else:
         assert not [i for i in fast if isinstance(i, Batch)]
+
+
+_ZEEK_JSON_FIELDS = {
+    "id.orig_h": _TEXT, "id.resp_h": _TEXT, "id.orig_p": _INT64, "id.resp_p": _INT64,
+    "conn_state": _TEXT, "query": _TEXT, "rcode_name": _TEXT, "host": _TEXT, "uri": _TEXT,
+    "status_code": _INT64, "username": _TEXT, "server_name": _TEXT, "version": _TEXT,
+    "certificate.subject": _TEXT, "san.dns": st.lists(_TEXT, max_size=2),
+    "tx_hosts": st.lists(_TEXT, max_size=2), "msg_types": st.lists(_TEXT, max_size=3),
+    "note": _TEXT, "msg": _TEXT, "src": _TEXT, "p": _INT64, "name": _TEXT,
+    "_system_name": _TEXT, "extra": _ANY,
+}  # fmt: skip
+
+
+_ZEEK_JSON_RECORD = st.fixed_dictionaries(
+    {"ts": st.one_of(st.floats(0, 4e9), st.integers(0, 1 << 33))},
+    optional={"_path": st.sampled_from(["", "conn", "stats"]), **_ZEEK_JSON_FIELDS,
+              "id": _ANY, "oddity": _ANY, "ts_text": _TEXT},
+)  # fmt: skip
+
+
+@_FUZZ
+@given(
+    st.sampled_from([entry[0] for entry in ZEEK_LOGS]),
+    st.lists(_ZEEK_JSON_RECORD, min_size=1, max_size=12),
+)
+def test_fuzzed_zeek_json_both_paths_agree(
+    tmp_path_factory: pytest.TempPathFactory, log: str, records: list[dict[str, Any]]
+) -> None:
+    path = tmp_path_factory.mktemp("zeekjson") / f"{log}.log"
+    path.write_bytes(b"\n".join(orjson.dumps(r) for r in records) + b"\n")
+    fast_reader, slow_reader = ZeekConnector(), ZeekConnector(columnwise=False)
+    fast, slow = list(fast_reader.read(path)), list(slow_reader.read(path))
+    assert _rejects(fast) == _rejects(slow)
+    assert fast_reader.ignored == slow_reader.ignored
+    if [i for i in slow if isinstance(i, Batch)]:
+        assert _table(fast).to_pylist() == _table(slow).to_pylist()
+    else:
+        assert not [i for i in fast if isinstance(i, Batch)]

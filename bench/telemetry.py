@@ -1,15 +1,16 @@
 """Telemetry ingest throughput: records per second, parse alone and into a store.
 
     python bench/telemetry.py [--records 500000] [--repeat 3] [--workdir DIR]
+        [--only suricata,zeek,zeek-json] [--no-per-line]
 
 Writes a syslog file (a mix of sshd successes and failures, sudo, cron, kernel lines in
 RFC 3164 without PRI, RFC 5424 with structured data, CEF firewall and IDS records) and an
 osquery result log (differential events, batched differentials and snapshots of process,
 socket, file and user tables), a Suricata EVE file (flow, dns, http, tls and alert events)
-and a Zeek ``conn.log`` in TSV, of ``--records`` records each, then times, per connector, the
-connector alone (lines to Arrow batches of ``security_event``) and a full ingest into a
-fresh store (parse, de-duplication by event id, DuckDB write). Figures are medians over
-``--repeat`` runs, per wall-clock second and per CPU-second of the process (DuckDB's
+and a Zeek ``conn.log`` in TSV and in JSON, of ``--records`` records each, then times, per
+connector, the connector alone (lines to Arrow batches of ``security_event``) and a full
+ingest into a fresh store (parse, de-duplication by event id, DuckDB write). Figures are
+medians over ``--repeat`` runs, per wall-clock second and per CPU-second of the process (DuckDB's
 threads count in the latter; on a shared machine the wall figure understates).
 """
 
@@ -169,6 +170,24 @@ def zeek_lines(count: int, rng: random.Random) -> list[bytes]:
     ]
 
 
+def zeek_json_lines(count: int, rng: random.Random) -> list[bytes]:
+    """The same connections as Zeek writes them with ``LogAscii::use_json=T``."""
+    return [orjson.dumps(record) for record in zeek_json_records(count, rng)]
+
+
+def zeek_json_records(count: int, rng: random.Random) -> list[dict[str, object]]:
+    out: list[dict[str, object]] = []
+    for n in range(count):
+        out.append(
+            {"_path": "conn", "ts": T0 + n / 50, "uid": f"C{n:x}", "id.orig_h": _ip(rng, True),
+             "id.orig_p": 1024 + n % 60000, "id.resp_h": _ip(rng, n % 3 == 0),
+             "id.resp_p": (443, 53, 80, 104, 2575)[n % 5],
+             "proto": "udp" if n % 5 == 1 else "tcp", "duration": (n % 999) / 1000,
+             "orig_bytes": n % 9000, "resp_bytes": n % 7000, "conn_state": "SF"}
+        )  # fmt: skip
+    return out
+
+
 def parse_only(connector: Connector, path: Path) -> tuple[float, float, int]:
     """(wall seconds, CPU seconds of this process, rows) of the connector alone."""
     started, cpu = time.perf_counter(), time.process_time()
@@ -180,6 +199,7 @@ def into_store(
     make: Callable[[], Connector], path: Path, work: Path, run: int
 ) -> tuple[float, float, int]:
     """(wall seconds, CPU seconds, rows stored) of a full ingest into a fresh store."""
+    work.mkdir(parents=True, exist_ok=True)
     with Store.open(work / f"store-{path.stem}-{run}") as store:
         started, cpu = time.perf_counter(), time.process_time()
         summary = ingest(store, make(), [path])
@@ -194,6 +214,14 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=500_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument(
+        "--only", default="", help="comma-separated connectors to time (default: all)"
+    )
+    parser.add_argument(
+        "--no-per-line",
+        action="store_true",
+        help="skip timing the network connectors' per-line path (for the ratio)",
+    )
     args = parser.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="carewarden-telemetry-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -208,25 +236,60 @@ def main() -> None:
     eve_path.write_bytes(b"\n".join(eve_lines(args.records, rng)) + b"\n")
     conn_path = work / "conn.log"
     conn_path.write_bytes(ZEEK_HEADER.encode() + b"\n".join(zeek_lines(args.records, rng)) + b"\n")
+    conn_json_path = work / "json" / "conn.log"
+    conn_json_path.parent.mkdir(exist_ok=True)
+    conn_json_path.write_bytes(b"\n".join(zeek_json_lines(args.records, rng)) + b"\n")
     makers: dict[str, tuple[Callable[[], Connector], Path]] = {
         "syslog": (SyslogConnector, syslog_path),
         "osquery": (OsqueryConnector, osquery_path),
         "suricata": (SuricataConnector, eve_path),
         "zeek": (ZeekConnector, conn_path),
+        "zeek-json": (ZeekConnector, conn_json_path),
     }
+    # The network connectors' per-line path (what they fall back to for a block they cannot
+    # read column-wise), timed in the same process for the ratio.
+    per_line: dict[str, Callable[[], Connector]] = {
+        "suricata": lambda: SuricataConnector(columnwise=False),
+        "zeek": lambda: ZeekConnector(columnwise=False),
+        "zeek-json": lambda: ZeekConnector(columnwise=False),
+    }
+    only = {n.strip() for n in args.only.split(",") if n.strip()}
+    if only - set(makers):
+        parser.error(f"--only: unknown connector(s) {', '.join(sorted(only - set(makers)))}")
     for name, (make, path) in makers.items():
+        if only and name not in only:
+            continue
         parsed = [parse_only(make(), path) for _ in range(args.repeat)]
-        stored = [into_store(make, path, work, run) for run in range(args.repeat)]
+        stored = [into_store(make, path, work / name, run) for run in range(args.repeat)]
         records = stored[0][2]
         size = path.stat().st_size / 1e6
         print(f"{name}: {records:,} records ({size:,.0f} MB), median of {args.repeat}")
+        medians = {}
         for label, runs in (("parse", parsed), ("into the store", stored)):
             wall = statistics.median(r[0] for r in runs)
             cpu = statistics.median(r[1] for r in runs)
+            medians[label] = (wall, cpu)
             print(
                 f"  {label:15s} {records / wall:10,.0f} records/s wall, "
                 f"{records / cpu:10,.0f} per CPU-second of this process"
             )
+        if name in per_line and not args.no_per_line:
+            slow = per_line[name]
+            old = {
+                "parse": [parse_only(slow(), path) for _ in range(args.repeat)],
+                "into the store": [
+                    into_store(slow, path, work / f"{name}-per-line", run)
+                    for run in range(args.repeat)
+                ],
+            }
+            for label, runs in old.items():
+                wall = statistics.median(r[0] for r in runs)
+                cpu = statistics.median(r[1] for r in runs)
+                print(
+                    f"  {label + ', per line':25s} {records / wall:10,.0f} records/s wall, "
+                    f"{records / cpu:10,.0f} per CPU-second; column-wise is "
+                    f"{wall / medians[label][0]:.1f}x (wall), {cpu / medians[label][1]:.1f}x (CPU)"
+                )
     print(f"files in {work}")
 
 

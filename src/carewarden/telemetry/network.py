@@ -9,11 +9,16 @@ Zeek notice."""
 from __future__ import annotations
 
 import datetime as dt
+import io
+import itertools
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import numpy as np
+import pyarrow as pa
 from blake3 import blake3
 
 from carewarden.connectors.base import MAX_RECORD_BYTES, open_binary
@@ -49,6 +54,125 @@ def _lines(handle: BinaryIO) -> Iterator[tuple[int, bytes] | Rejected]:
             if text.strip():
                 yield number, text
         offset += len(line)
+
+
+BLOCK_BYTES = 4 << 20
+_NEWLINE = 10
+
+
+@dataclass(frozen=True)
+class Block:
+    """Whole lines of a file (the last one may lack its line end at the end of the file)."""
+
+    number: int  # the line number of the first line
+    offset: int  # the byte offset of the first line
+    data: bytes
+
+    def lines(self) -> Iterator[tuple[int, bytes] | Rejected]:
+        """The block line by line, numbered in its file, as :func:`lines` gives them."""
+        shift = self.number - 1
+        for item in _lines(io.BytesIO(self.data)):
+            if isinstance(item, Rejected):
+                at = None if item.byte_offset is None else item.byte_offset + self.offset
+                yield Rejected(
+                    None if item.line is None else item.line + shift, at, item.error, item.raw
+                )
+            else:
+                yield item[0] + shift, item[1]
+
+    def line_ends(self, json: bool = True) -> np.ndarray | None:
+        """The end offset of each line, when every one is non-blank, under 1 MiB and
+        without a carriage return (and, for ``json``, the block is free of the non-standard
+        JSON numbers ``NaN``/``Infinity``, which the column-wise readers accept and
+        ``orjson`` refuses); None otherwise: the block is to be read line by line."""
+        data = self.data
+        if b"\r" in data or (json and (b"NaN" in data or b"Infinity" in data)):
+            return None
+        ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == _NEWLINE)
+        if not data.endswith(b"\n"):
+            ends = np.append(ends, len(data))
+        if not len(ends):
+            return None
+        lengths = np.diff(ends, prepend=-1) - 1
+        if int(lengths.min()) == 0 or int(lengths.max()) >= MAX_RECORD_BYTES:
+            return None
+        return ends
+
+
+def raw_column(block: Block, ends: np.ndarray) -> pa.StringArray:
+    """The block's lines (``ends``: from :meth:`Block.line_ends`), without their line ends,
+    as one Arrow string column (one copy of the bytes, no Python object per line);
+    ArrowInvalid where a line is not UTF-8."""
+    count = len(ends)
+    data = np.frombuffer(block.data, dtype=np.uint8)
+    values = np.delete(data[: int(ends[-1])], ends[:-1])
+    offsets = np.zeros(count + 1, dtype=np.int64)
+    offsets[1:] = ends - np.arange(count)
+    column = pa.LargeStringArray.from_buffers(
+        count, pa.py_buffer(offsets), pa.py_buffer(values.tobytes())
+    )
+    column.validate(full=True)
+    return column.cast(pa.string())
+
+
+def uid_column(prefix: str, records: pa.Array | pa.ChunkedArray) -> pa.StringArray:
+    """``prefix:`` and the first 128 bits of each record's BLAKE3 hash in hex, as
+    :func:`row` makes the id (``records``: the raw column)."""
+    if isinstance(records, pa.ChunkedArray):
+        records = records.combine_chunks()
+    wide = pa.types.is_large_string(records.type)
+    ends = np.frombuffer(records.buffers()[1], dtype=np.int64 if wide else np.int32)[
+        records.offset : records.offset + len(records) + 1
+    ].tolist()
+    data = memoryview(records.buffers()[2]) if len(records) else memoryview(b"")
+    digests = b"".join(
+        [blake3(data[a:b]).digest(16) for a, b in itertools.pairwise(ends)]
+    )
+    head = f"{prefix}:".encode()
+    width = len(head) + 32
+    out = np.empty((len(records), width), dtype=np.uint8)
+    out[:, : len(head)] = np.frombuffer(head, dtype=np.uint8)
+    out[:, len(head) :] = np.frombuffer(digests.hex().encode(), dtype=np.uint8).reshape(-1, 32)
+    offsets = np.arange(0, (len(records) + 1) * width, width, dtype=np.int32)
+    return pa.StringArray.from_buffers(
+        len(records), pa.py_buffer(offsets), pa.py_buffer(out.tobytes())
+    )
+
+
+def blocks(path: Path, size: int = BLOCK_BYTES) -> Iterator[Block | Rejected]:
+    """The file in blocks of whole lines of about ``size`` bytes; a line over 1 MiB that no
+    block can hold is rejected and skipped (one within a block is left to
+    :meth:`Block.lines`)."""
+    with open_binary(path) as handle:
+        number, offset, pending = 1, 0, b""
+        while True:
+            chunk = handle.read(size)
+            data = pending + chunk if pending else chunk
+            if not chunk:
+                if data:
+                    yield Block(number, offset, data)
+                return
+            cut = data.rfind(b"\n") + 1
+            if cut:
+                yield Block(number, offset, data[:cut])
+                number += data.count(b"\n", 0, cut)
+                offset += cut
+                pending = data[cut:]
+                continue
+            if len(data) <= MAX_RECORD_BYTES:
+                pending = data
+                continue
+            yield Rejected(number, offset, "record larger than 1 MiB", preview(data))
+            number += 1
+            offset += len(data)
+            pending = b""
+            while chunk := handle.read(size):
+                end = chunk.find(b"\n")
+                if end >= 0:
+                    offset += end + 1
+                    pending = chunk[end + 1 :]
+                    break
+                offset += len(chunk)
 
 
 def iso_time(value: object) -> dt.datetime:

@@ -12,17 +12,29 @@ Sigma rules read an event as :func:`flat_fields`: EVE's nested keys joined with 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import orjson
+import pyarrow as pa
 
 from carewarden.connectors.base import walk
 from carewarden.model import Batch, Rejected, preview
-from carewarden.telemetry.network import flatten, integer, iso_time, lines, row, text
+from carewarden.telemetry import vector as V
+from carewarden.telemetry.network import (
+    Block,
+    blocks,
+    flatten,
+    integer,
+    iso_time,
+    raw_column,
+    row,
+    text,
+    uid_column,
+)
 from carewarden.telemetry.ocsf import DETECTION, DNS, FILE, HTTP, NETWORK, OcsfClass
-from carewarden.telemetry.rows import EventRows, drain
+from carewarden.telemetry.rows import TABLE, EventRows, drain
 
 SUFFIXES = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz")
 CHANNEL = "suricata"
@@ -38,6 +50,7 @@ CLASSES: dict[str, OcsfClass] = {
     "anomaly": NETWORK,
 }
 IGNORED = frozenset({"stats"})
+T = TypeVar("T")
 
 
 # flow.action values (IPS mode) of traffic stopped, and of traffic let through.
@@ -54,49 +67,71 @@ def _section(event: dict[str, Any], name: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def dns_query(dns: dict[str, Any]) -> str | None:
-    """The queried name: ``rrname`` (EVE v1/v2) or the first of ``queries`` (v3)."""
-    name = dns.get("rrname")
-    if name:
-        return text(name)
-    queries = dns.get("queries")
-    if isinstance(queries, list) and queries and isinstance(queries[0], dict):
-        return text(queries[0].get("rrname"))
-    return None
+class EveFields(Protocol[T]):
+    """How :func:`column_rules` reads an event, one at a time or a whole block column-wise."""
+
+    def get(self, *path: str) -> T:
+        """The field at ``path`` (``"dns", "queries[0]", "rrname"``: the first query) as
+        text; None where absent, empty or inside something that is no object."""
+
+    def either(self, value: T, other: T) -> T:
+        """``value`` where it is set, else ``other``."""
+
+
+class _Event:
+    """:class:`EveFields` of one event."""
+
+    def __init__(self, event: dict[str, Any]) -> None:
+        self.event = event
+
+    def get(self, *path: str) -> str | None:
+        value: Any = self.event
+        for part in path:
+            if part.endswith("[0]"):
+                value = value.get(part[:-3]) if isinstance(value, dict) else None
+                value = value[0] if isinstance(value, list) and value else None
+            else:
+                value = value.get(part) if isinstance(value, dict) else None
+        return text(value)
+
+    def either(self, value: str | None, other: str | None) -> str | None:
+        return value or other
 
 
 def columns(kind: str, event: dict[str, Any]) -> dict[str, str | None]:
     """The normalised columns of one EVE event of type ``kind``."""
-    http = _section(event, "http")
-    out: dict[str, str | None] = {
-        "src_ip": text(event.get("src_ip")),
-        "src_port": text(event.get("src_port")),
-        "dst_ip": text(event.get("dest_ip")),
-        "dst_port": text(event.get("dest_port")),
-        "dns_query": text(http.get("hostname")),
-        "file_path": text(http.get("url")),
+    return column_rules(kind, _Event(event))
+
+
+def column_rules(kind: str, ev: EveFields[T]) -> dict[str, T | None]:
+    """The normalised columns of an EVE event of type ``kind``, by field paths: one set of
+    rules for both the per-line and the column-wise path."""
+    out: dict[str, T | None] = {
+        "src_ip": ev.get("src_ip"),
+        "src_port": ev.get("src_port"),
+        "dst_ip": ev.get("dest_ip"),
+        "dst_port": ev.get("dest_port"),
+        "dns_query": ev.get("http", "hostname"),
+        "file_path": ev.get("http", "url"),
     }
     if kind == "alert":
-        alert = _section(event, "alert")
-        out["threat_name"] = text(alert.get("signature"))
-        out["status"] = text(alert.get("action"))
+        out["threat_name"] = ev.get("alert", "signature")
+        out["status"] = ev.get("alert", "action")
     elif kind == "dns":
-        dns = _section(event, "dns")
-        out["dns_query"] = dns_query(dns)
-        out["status"] = text(dns.get("rcode"))
+        # rrname (EVE v1/v2), else the first of queries (v3)
+        out["dns_query"] = ev.either(ev.get("dns", "rrname"), ev.get("dns", "queries[0]", "rrname"))
+        out["status"] = ev.get("dns", "rcode")
     elif kind == "http":
-        out["status"] = text(http.get("status"))
+        out["status"] = ev.get("http", "status")
     elif kind == "tls":
-        tls = _section(event, "tls")
-        out["dns_query"] = text(tls.get("sni"))
-        out["status"] = text(tls.get("version"))
+        out["dns_query"] = ev.get("tls", "sni")
+        out["status"] = ev.get("tls", "version")
     elif kind == "fileinfo":
-        out["file_path"] = text(_section(event, "fileinfo").get("filename"))
+        out["file_path"] = ev.get("fileinfo", "filename")
     elif kind == "flow":
-        out["status"] = text(_section(event, "flow").get("state"))
+        out["status"] = ev.get("flow", "state")
     elif kind == "anomaly":
-        anomaly = _section(event, "anomaly")
-        out["status"] = text(anomaly.get("event") or anomaly.get("code"))
+        out["status"] = ev.either(ev.get("anomaly", "event"), ev.get("anomaly", "code"))
     return out
 
 
@@ -130,20 +165,146 @@ def to_row(raw: bytes, event: object) -> dict[str, object] | None:
     )
 
 
+def _struct(*names: str, **typed: pa.DataType) -> pa.StructType:
+    return pa.struct([*((n, pa.string()) for n in names), *typed.items()])
+
+
+# The fields the columns are made of, with the types EVE gives them: a block where any has
+# another type is read line by line (and then ``text``/``integer`` decide, as always).
+EVE_FIELDS = pa.schema(
+    [
+        ("event_type", pa.string()),
+        ("timestamp", pa.string()),
+        ("host", pa.string()),
+        ("sensor_name", pa.string()),
+        ("flow_id", pa.int64()),
+        ("src_ip", pa.string()),
+        ("src_port", pa.int64()),
+        ("dest_ip", pa.string()),
+        ("dest_port", pa.int64()),
+        ("alert", _struct("signature", "action", signature_id=pa.int64())),
+        ("http", _struct("hostname", "url", status=pa.int64())),
+        ("dns", _struct("rrname", "rcode", queries=pa.list_(_struct("rrname")))),
+        ("tls", _struct("sni", "version")),
+        ("fileinfo", _struct("filename")),
+        ("flow", _struct("state")),
+        ("anomaly", _struct("event", code=pa.int64())),
+    ]
+)
+
+
+def block_rows(block: Block) -> tuple[pa.Table, int] | None:
+    """The ``security_event`` rows of a block of EVE lines and how many ``stats`` records it
+    held, computed column-wise; None where any line needs the per-line path (bad JSON, a
+    field of an unexpected type, no timestamp…), which then gives the same rows for the good
+    lines and rejects the bad ones with their line numbers."""
+    ends = block.line_ends()
+    if ends is None:
+        return None
+    events = V.read_json(block.data, EVE_FIELDS, len(ends))
+    if events is None:
+        return None
+    kind = events["event_type"]
+    if kind.null_count or not V.all_true(V.pc.not_equal(kind, "")):
+        return None
+    keep = V.pc.invert(V.pc.is_in(kind, pa.array(sorted(IGNORED))))
+    ignored = len(kind) - V.count_true(keep)
+    if ignored:
+        events = events.filter(keep)
+        kind = events["event_type"]
+    time = V.iso_times(events["timestamp"])
+    if time is None:
+        return None
+    try:
+        raw = raw_column(block, ends)
+    except pa.ArrowInvalid:
+        return None
+    if ignored:
+        raw = raw.filter(keep)
+    field = V.field_of(events)
+    is_kind = V.Kinds(kind)
+    fields = _Columns(field)
+    # The rules of each kind present, over the whole block; each row takes its kind's.
+    present = sorted(is_kind.present)
+    by_kind = {k: column_rules(k, fields) for k in present}
+    which = V.pc.index_in(is_kind.column, value_set=pa.array(present, pa.string()))
+    columns = {
+        name: V.pick(which, [by_kind[k].get(name) for k in present], pa.string())
+        for name in dict.fromkeys(n for rules in by_kind.values() for n in rules)
+    }
+    table = V.event_table(
+        uid=uid_column("suricata", raw),
+        time=time,
+        host=V.coalesce(V.text(events["host"]), V.text(events["sensor_name"])),
+        channel=CHANNEL,
+        provider=V.pc.binary_join_element_wise("suricata", kind, "/"),
+        classes=V.classes(kind, CLASSES, NETWORK),
+        event_id=V.choose(
+            is_kind,
+            {"alert": lambda: V.int32_or_null(field("alert", "signature_id"))},
+            type_=pa.int32(),
+        ),
+        record_id=events["flow_id"],
+        columns=columns,
+        raw=raw,
+    )
+    return table, ignored
+
+
+class _Columns:
+    """:class:`EveFields` of a block of events, column-wise (None: null in every row)."""
+
+    def __init__(self, field: Callable[..., pa.Array]) -> None:
+        self.field = field
+        self.cache: dict[tuple[str, ...], pa.Array] = {}
+
+    def get(self, *path: str) -> pa.Array:
+        if path not in self.cache:
+            if path[-2:-1] and path[-2].endswith("[0]"):
+                lists = self.field(*path[:-2], path[-2][:-3])
+                self.cache[path] = V.text(V.first_of(lists, path[-1]))
+            else:
+                self.cache[path] = V.text(self.field(*path))
+        return self.cache[path]
+
+    def either(self, value: pa.Array, other: pa.Array) -> pa.Array:
+        if not value.null_count:
+            return value
+        return V.coalesce(value, other)
+
+
 class SuricataConnector:
     """``carewarden ingest suricata``: Suricata EVE JSON into ``security_event``."""
 
     name: ClassVar[str] = "suricata"
 
-    def __init__(self) -> None:
+    def __init__(self, columnwise: bool = True) -> None:
+        """``columnwise=False`` reads every line on its own (the reference path, slower)."""
         self.ignored: Counter[str] = Counter()
+        self.columnwise = columnwise
 
     def discover(self, path: Path) -> list[Path]:
         return walk(path, SUFFIXES)
 
     def read(self, path: Path) -> Iterator[Batch | Rejected]:
+        for block in blocks(path):
+            if isinstance(block, Rejected):
+                yield block
+                continue
+            fast = block_rows(block) if self.columnwise else None
+            if fast is None:
+                yield from self.read_lines(block)
+                continue
+            table, ignored = fast
+            if ignored:
+                self.ignored["Suricata stats records"] += ignored
+            if table.num_rows:
+                yield Batch(TABLE, table)
+
+    def read_lines(self, block: Block) -> Iterator[Batch | Rejected]:
+        """The per-line path: one record at a time, bad ones rejected with their line."""
         rows = EventRows()
-        for item in lines(path):
+        for item in block.lines():
             if isinstance(item, Rejected):
                 yield item
                 continue

@@ -1,0 +1,519 @@
+"""The column-wise path of the Suricata and Zeek connectors gives exactly the rows of the
+per-line path (event_uid and raw included), for every EVE event type and Zeek log kind, and
+a block it cannot read exactly still lands its good lines and rejects its bad ones."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from carewarden.model import Batch, Rejected
+from carewarden.telemetry import suricata, zeek
+from carewarden.telemetry.network import Block, blocks
+from carewarden.telemetry.suricata import SuricataConnector
+from carewarden.telemetry.zeek import ZeekConnector
+
+Items = list[Batch | Rejected]
+
+
+def _ts(n: int, zone: str = "+0000", fraction: str = ".123456") -> str:
+    return f"2024-03-01T09:{n // 60 % 60:02d}:{n % 60:02d}{fraction}{zone}"
+
+
+def eve_events() -> list[dict[str, Any]]:
+    """Every EVE type the connector maps, with the variants each column rule reads."""
+    ends = {"src_ip": "10.1.2.3", "src_port": 49152, "dest_ip": "203.0.113.9", "dest_port": 443}
+    events: list[dict[str, Any]] = [
+        {"event_type": "alert", "flow_id": 7, "host": "ids-1", **ends,
+         "alert": {"action": "blocked", "signature_id": 2027865, "signature": "ET Evil"}},
+        {"event_type": "alert", "alert": {"signature_id": 1 << 40, "signature": ""},
+         "sensor_name": "ids-2"},
+        {"event_type": "flow", **ends, "flow": {"state": "closed", "pkts_toserver": 3}},
+        {"event_type": "netflow", **ends, "netflow": {"pkts": 1}},
+        {"event_type": "dns", "dns": {"type": "query", "rrname": "pacs.example", "rcode": "OK"}},
+        {"event_type": "dns", "dns": {"version": 3, "queries": [{"rrname": "v3.example"}]}},
+        {"event_type": "dns", "dns": {"rrname": "", "queries": []}},
+        {"event_type": "http", "http": {"hostname": "upd.example", "url": "/a", "status": 404}},
+        {"event_type": "tls", "http": {"hostname": "h.example"},
+         "tls": {"sni": "portal.example", "version": "TLS 1.3"}},
+        {"event_type": "fileinfo", "http": {"hostname": "f.example", "url": "/x"},
+         "fileinfo": {"filename": "/a.exe", "size": 42}},
+        {"event_type": "anomaly", "anomaly": {"type": "decode", "event": "ipv4.trunc_pkt"}},
+        {"event_type": "anomaly", "anomaly": {"event": "", "code": 0}},
+        {"event_type": "smb", "host": "", "sensor_name": "s-3", "smb": {"command": "READ"}},
+        {"event_type": "stats", "stats": {"uptime": 5}},
+        {"event_type": "alert", "host": "ünïcode-sensor", "alert": {"signature": "naïve ✓"}},
+    ]
+    zones = ("+0000", "Z", "+0130", "-05:00", "")
+    fractions = (".123456", "", ".5", ".000001")
+    out = []
+    for n, event in enumerate(events * 3):
+        stamp = _ts(n, zones[n % len(zones)], fractions[n % len(fractions)])
+        out.append({"timestamp": stamp, **event})
+    return out
+
+
+TSV_HEADER = "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n"
+
+# (log, [(field, type)], rows of values): every Zeek log kind the connector maps, and one it
+# does not (smb_mapping), with unset, empty, set and vector values.
+ZEEK_LOGS: list[tuple[str, list[tuple[str, str]], list[list[str]]]] = [
+    ("conn", [("ts", "time"), ("uid", "string"), ("id.orig_h", "addr"), ("id.orig_p", "port"),
+              ("id.resp_h", "addr"), ("id.resp_p", "port"), ("proto", "enum"),
+              ("duration", "interval"), ("orig_bytes", "count"), ("conn_state", "string"),
+              ("local_orig", "bool"), ("tunnel_parents", "set[string]")],
+     [["1709283600.000001", "C1", "10.0.0.1", "49152", "10.0.0.2", "443", "tcp", "0.000012",
+       "300", "SF", "T", "(empty)"],
+      ["1709283601.5", "C2", "10.0.0.1", "-", "10.0.0.3", "53", "udp", "-", "0", "S0", "F",
+       "Cx,Cy"],
+      ["1709283602", "C3", "fe80::1", "1", "fe80::2", "2", "icmp", "12.000000", "-",
+       "(empty)", "-", "-"]]),
+    ("dns", [("ts", "time"), ("id.orig_h", "addr"), ("query", "string"),
+             ("rcode_name", "string"), ("answers", "vector[string]"), ("TTLs", "vector[interval]")],
+     [["1709283603.25", "10.0.0.1", "pacs.example", "NOERROR", "10.9.9.9,10.9.9.8", "-"],
+      ["1709283604.0", "10.0.0.1", "(empty)", "-", "(empty)", "(empty)"]]),
+    ("http", [("ts", "time"), ("id.orig_h", "addr"), ("host", "string"), ("uri", "string"),
+              ("status_code", "count"), ("username", "string")],
+     [["1709283605.1", "10.0.0.1", "upd.example", "/a.exe", "200", "-"],
+      ["1709283606.2", "10.0.0.1", "-", "/", "-", "alice"]]),
+    ("ssl", [("ts", "time"), ("server_name", "string"), ("version", "string")],
+     [["1709283607.3", "portal.example", "TLSv13"]]),
+    ("x509", [("ts", "time"), ("certificate.subject", "string"), ("san.dns", "vector[string]")],
+     [["1709283608.4", "CN=portal.example,O=Hospital", "portal.example,www.portal.example"],
+      ["1709283609.5", "CN=x", "-"]]),
+    ("files", [("ts", "time"), ("tx_hosts", "set[addr]"), ("rx_hosts", "set[addr]"),
+               ("filename", "string"), ("mime_type", "string"), ("depth", "count")],
+     [["1709283610.6", "10.0.0.9,10.0.0.8", "10.0.0.1", "a.pdf", "application/pdf", "0"],
+      ["1709283611.7", "(empty)", "-", "-", "-", "1"]]),
+    ("dhcp", [("ts", "time"), ("client_addr", "addr"), ("assigned_addr", "addr"),
+              ("server_addr", "addr"), ("host_name", "string"), ("msg_types", "vector[string]")],
+     [["1709283612.8", "-", "10.0.0.50", "10.0.0.1", "ws-12", "DISCOVER,OFFER,REQUEST,ACK"]]),
+    ("notice", [("ts", "time"), ("id.orig_h", "addr"), ("src", "addr"), ("dst", "addr"),
+                ("p", "port"), ("note", "enum"), ("msg", "string")],
+     [["1709283613.9", "-", "10.0.0.7", "10.0.0.8", "22", "SSH::Password_Guessing", "30 tries"],
+      ["1709283614.0", "10.0.0.1", "-", "-", "-", "-", "only a message"]]),
+    ("weird", [("ts", "time"), ("name", "string"), ("notice", "bool")],
+     [["1709283615.1", "bad_TCP_checksum", "F"]]),
+    ("smb_mapping", [("ts", "time"), ("id.orig_h", "addr"), ("path", "string"),
+                     ("share_type", "string")],
+     [["1709283616.2", "10.0.0.1", "//SRV/ADMIN$", "DISK"],
+      ["1709283617.3", "10.0.0.1", "IPC", "PIPE"]]),
+]
+
+
+def zeek_tsv(log: str, fields: list[tuple[str, str]], rows: list[list[str]]) -> bytes:
+    head = (
+        TSV_HEADER
+        + f"#path\t{log}\n#fields\t"
+        + "\t".join(f for f, _ in fields)
+        + "\n#types\t"
+        + "\t".join(t for _, t in fields)
+        + "\n"
+    )
+    return (head + "".join("\t".join(r) + "\n" for r in rows * 3) + "#close\t2024\n").encode()
+
+
+def _per_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(suricata, "block_rows", lambda block: None)
+    monkeypatch.setattr(zeek, "tsv_rows", lambda block, header, log: None)
+    monkeypatch.setattr(zeek, "json_rows", lambda *args: None)
+
+
+def _spy(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> list[bool]:
+    """Record, per block, whether the column-wise path read it."""
+    used: list[bool] = []
+    real: Callable[..., Any] = getattr(module, name)
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        out = real(*args, **kwargs)
+        used.append(out is not None)
+        return out
+
+    monkeypatch.setattr(module, name, spy)
+    return used
+
+
+def _table(items: Items) -> pa.Table:
+    tables = [i.rows for i in items if isinstance(i, Batch)]
+    return pa.concat_tables(tables).combine_chunks()
+
+
+def _rejects(items: Items) -> list[tuple[int | None, int | None, str]]:
+    return [(r.line, r.byte_offset, r.error) for r in items if isinstance(r, Rejected)]
+
+
+def _both(
+    monkeypatch: pytest.MonkeyPatch, read: Callable[[], Iterator[Batch | Rejected]]
+) -> tuple[Items, Items]:
+    fast = list(read())
+    with monkeypatch.context() as patched:
+        _per_line(patched)
+        slow = list(read())
+    return fast, slow
+
+
+def _assert_same(fast: Items, slow: Items) -> None:
+    assert _rejects(fast) == _rejects(slow)
+    left, right = _table(fast), _table(slow)
+    assert left.num_rows == right.num_rows > 0
+    for name in left.column_names:
+        assert left[name].to_pylist() == right[name].to_pylist(), name
+
+
+def test_eve_every_type_same_rows_both_paths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "eve.json"
+    path.write_bytes(b"\n".join(orjson.dumps(e) for e in eve_events()) + b"\n")
+    used = _spy(monkeypatch, suricata, "block_rows")
+    connector = SuricataConnector()
+    fast, slow = _both(monkeypatch, lambda: connector.read(path))
+    assert used and all(used), "the column-wise path read no block"
+    _assert_same(fast, slow)
+    rows = _table(fast)
+    assert rows.num_rows == len(eve_events()) - 3  # the stats records are ignored
+    assert connector.ignored["Suricata stats records"] == 6  # 3 per path
+    assert set(rows["provider"].to_pylist()) >= {
+        f"suricata/{k}" for k in (*suricata.CLASSES, "smb")
+    }
+
+
+@pytest.mark.parametrize("log", [entry[0] for entry in ZEEK_LOGS])
+def test_zeek_every_log_same_rows_both_paths(
+    log: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, fields, rows = next(entry for entry in ZEEK_LOGS if entry[0] == log)
+    path = tmp_path / f"{log}.log"
+    path.write_bytes(zeek_tsv(log, fields, rows))
+    used = _spy(monkeypatch, zeek, "tsv_rows")
+    fast, slow = _both(monkeypatch, lambda: ZeekConnector().read(path))
+    assert used, "no run of records reached the column-wise path"
+    if log != "dns":  # vector[interval] with values is left to the per-line path
+        assert all(used), "the column-wise path fell back"
+    _assert_same(fast, slow)
+    assert _table(fast)["provider"].to_pylist() == [f"zeek/{log}"] * (len(rows) * 3)
+
+
+@pytest.mark.parametrize("log", [entry[0] for entry in ZEEK_LOGS])
+def test_zeek_json_every_log_same_rows_both_paths(
+    log: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Zeek JSON logs (here: the records of the TSV test as Zeek writes them in JSON, with
+    a sensor bookkeeping record among them) read column-wise give the per-line rows."""
+    _, fields, rows = next(entry for entry in ZEEK_LOGS if entry[0] == log)
+    tsv = tmp_path / f"{log}.log"
+    tsv.write_bytes(zeek_tsv(log, fields, rows))
+    records = _table(list(ZeekConnector().read(tsv)))["raw"].to_pylist()
+    stats = '{"_path":"stats","ts":1709283600.5,"peer":"zeek","mem":61}'
+    path = tmp_path / "json" / f"{log}.log"
+    path.parent.mkdir()
+    path.write_text("\n".join([*records[:2], stats, *records[2:]]) + "\n")
+    used = _spy(monkeypatch, zeek, "json_rows")
+    connector = ZeekConnector()
+    fast, slow = _both(monkeypatch, lambda: connector.read(path))
+    assert used and all(used), "the column-wise path fell back"
+    _assert_same(fast, slow)
+    assert _table(fast)["raw"].to_pylist() == records
+    assert connector.ignored["Zeek stats records"] == 2  # once per path
+
+
+def test_zeek_json_nested_and_mixed_logs_fall_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Records with nested ``id`` objects, or of another log than the file's, are read line
+    by line, with the same rows."""
+    lines = [
+        '{"_path":"conn","ts":1709283600.25,"id":{"orig_h":"10.0.0.1","orig_p":5}}',
+        '{"ts":1709283601,"id.orig_h":"10.0.0.2","conn_state":"SF"}',
+        '{"_path":"dns","ts":1709283602.000001,"query":"pacs.example"}',
+    ]
+    path = tmp_path / "conn.log"
+    path.write_text("\n".join(lines) + "\n")
+    used = _spy(monkeypatch, zeek, "json_rows")
+    fast, slow = _both(monkeypatch, lambda: ZeekConnector().read(path))
+    assert used == [False]
+    _assert_same(fast, slow)
+    assert _table(fast)["src_ip"].to_pylist() == ["10.0.0.1", "10.0.0.2", None]
+
+
+def test_zeek_concatenated_logs_and_small_blocks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Logs of several kinds one after the other in one file, read in blocks smaller than
+    the file: each run of records is read under its own header, as line by line."""
+    data = b"".join(zeek_tsv(*entry) for entry in ZEEK_LOGS)
+    lines = data.split(b"\n")
+    ragged = next(i for i, line in enumerate(lines) if line.startswith(b"1709283607.3"))
+    lines[ragged] += b"\textra"  # a field more than #fields names: rejected, by line number
+    path = tmp_path / "mixed.log"
+    path.write_bytes(b"\n".join(lines))
+    monkeypatch.setattr(zeek, "blocks", lambda p: blocks(p, size=300))
+    fast, slow = _both(monkeypatch, lambda: ZeekConnector().read(path))
+    _assert_same(fast, slow)
+    assert [r[0] for r in _rejects(fast)] == [ragged + 1]
+    providers = set(_table(fast)["provider"].to_pylist())
+    assert providers == {f"zeek/{entry[0]}" for entry in ZEEK_LOGS}
+
+
+def test_bad_lines_in_a_block_keep_line_numbers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A block with a bad line goes line by line: the good lines land as the column-wise
+    path would have landed them, the bad ones are rejected with their file line number."""
+    good = [orjson.dumps(e) for e in eve_events()]
+    lines = [*good[:4], b'{"event_type": "flow", "timestamp": ', *good[4:8], b"\xff\xfe",
+             *good[8:], b"NaN", b'{"event_type":"flow","timestamp":"2024-03-01T09:00:00Z",'
+             b'"src_port":"80"}']  # fmt: skip
+    path = tmp_path / "eve.json"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    clean = tmp_path / "clean" / "eve.json"
+    clean.parent.mkdir()
+    clean.write_bytes(b"\n".join(good) + b"\n")
+    monkeypatch.setattr(suricata, "blocks", lambda p: blocks(p, size=1000))
+    mixed = list(SuricataConnector().read(path))
+    assert [r[0] for r in _rejects(mixed)] == [5, 10, len(lines) - 1]
+    fast = _table(list(SuricataConnector().read(clean)))
+    landed = _table(mixed)
+    # The last line (a port as text) is a good record for the per-line path.
+    assert landed.slice(0, fast.num_rows).to_pylist() == fast.to_pylist()
+    assert landed.num_rows == fast.num_rows + 1
+
+
+def test_blocks_cover_the_file(tmp_path: Path) -> None:
+    """Blocks hold every line once, numbered as in the file; a line over 1 MiB is rejected
+    whether or not a block can hold it."""
+    huge = b"x" * 1_100_000
+    lines = [b"a", b"", huge, b"b" * 50, huge + huge, b"c"]
+    path = tmp_path / "lines.txt"
+    path.write_bytes(b"\n".join(lines))
+    for size in (1000, 1 << 20, 8 << 20):
+        seen: list[tuple[int, bytes]] = []
+        rejected: list[tuple[int | None, int | None]] = []
+        for block in blocks(path, size=size):
+            items = [block] if isinstance(block, Rejected) else list(block.lines())
+            for item in items:
+                if isinstance(item, Rejected):
+                    rejected.append((item.line, item.byte_offset))
+                elif not isinstance(item, Block):
+                    seen.append(item)
+        assert seen == [(1, b"a"), (4, b"b" * 50), (6, b"c")], size
+        offsets = [sum(len(line) + 1 for line in lines[:i]) for i in (2, 4)]
+        assert rejected == [(3, offsets[0]), (5, offsets[1])], size
+
+
+# -- property tests: whatever the values, both paths agree ---------------------------------
+
+_FUZZ = settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+_ANY = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(1 << 63), max_value=(1 << 63) - 1),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=8),
+    st.lists(st.text(max_size=4), max_size=2),
+    st.dictionaries(st.sampled_from(["rrname", "event", "x"]), st.text(max_size=4), max_size=2),
+)
+_STAMP = st.one_of(
+    st.builds(
+        _ts,
+        st.integers(0, 3599),
+        st.sampled_from(["+0000", "Z", "-0130", "+05:45", "", "+2400", " "]),
+        st.sampled_from([".123456", "", ".5", ".1234567", ".000001"]),
+    ),
+    st.text(max_size=6),
+    st.integers(min_value=-(1 << 63), max_value=(1 << 63) - 1),
+)
+_SECTION = st.dictionaries(
+    st.sampled_from(["signature", "action", "signature_id", "hostname", "url", "status",
+                     "rrname", "rcode", "queries", "sni", "version", "filename", "state",
+                     "event", "code"]),
+    _ANY, max_size=4,
+)  # fmt: skip
+_EVENT = st.fixed_dictionaries(
+    {
+        "timestamp": _STAMP,
+        "event_type": st.sampled_from([*suricata.CLASSES, "stats", "smb"]),
+    },
+    optional={
+        "src_ip": _ANY, "src_port": _ANY, "dest_ip": _ANY, "dest_port": _ANY, "host": _ANY,
+        "sensor_name": _ANY, "flow_id": _ANY,
+        **{name: st.one_of(_SECTION, _ANY) for name in
+           ("alert", "http", "dns", "tls", "fileinfo", "flow", "anomaly")},
+    },
+)  # fmt: skip
+
+
+_TEXT = st.text(
+    alphabet=st.characters(blacklist_categories=["Cs"]), max_size=8
+)  # any text (NaN, quotes, unicode, empty…)
+_INT64 = st.integers(min_value=-(1 << 63), max_value=(1 << 63) - 1)
+_TYPED_SECTION = st.fixed_dictionaries(
+    {},
+    optional={
+        "signature": _TEXT, "action": _TEXT, "signature_id": _INT64, "hostname": _TEXT,
+        "url": _TEXT, "status": _INT64, "rrname": _TEXT, "rcode": _TEXT, "sni": _TEXT,
+        "version": _TEXT, "filename": _TEXT, "state": _TEXT, "event": _TEXT, "code": _INT64,
+        "queries": st.lists(st.fixed_dictionaries({}, optional={"rrname": _TEXT}), max_size=2),
+        "other": _ANY,
+    },
+)  # fmt: skip
+_TYPED_EVENT = st.fixed_dictionaries(
+    {
+        "timestamp": st.builds(
+            _ts,
+            st.integers(0, 3599),
+            st.sampled_from(["+0000", "Z", "-0130", "+05:45", ""]),
+            st.sampled_from([".123456", "", ".5", ".000001"]),
+        ),
+        "event_type": st.sampled_from([*suricata.CLASSES, "stats", "smb"]),
+    },
+    optional={
+        "src_ip": _TEXT, "src_port": _INT64, "dest_ip": _TEXT, "dest_port": _INT64,
+        "host": _TEXT, "sensor_name": _TEXT, "flow_id": _INT64,
+        **{name: _TYPED_SECTION for name in
+           ("alert", "http", "dns", "tls", "fileinfo", "flow", "anomaly")},
+    },
+)  # fmt: skip
+
+
+@_FUZZ
+@given(
+    st.one_of(
+        st.lists(_TYPED_EVENT, min_size=1, max_size=20),
+        st.lists(st.one_of(_TYPED_EVENT, _EVENT), min_size=1, max_size=20),
+    )
+)
+def test_fuzzed_eve_both_paths_agree(
+    tmp_path_factory: pytest.TempPathFactory, events: list[dict[str, Any]]
+) -> None:
+    path = tmp_path_factory.mktemp("eve") / "eve.json"
+    path.write_bytes(b"\n".join(orjson.dumps(e) for e in events) + b"\n")
+    fast = list(SuricataConnector().read(path))
+    slow = list(SuricataConnector(columnwise=False).read(path))
+    assert _rejects(fast) == _rejects(slow)
+    batches = [i for i in fast if isinstance(i, Batch)]
+    if batches:
+        left, right = _table(fast), _table(slow)
+        assert left.to_pylist() == right.to_pylist()
+    else:
+        assert not [i for i in slow if isinstance(i, Batch)]
+
+
+_TSV_VALUE = st.one_of(
+    st.sampled_from(["-", "(empty)", "0", "007", "-5", "1.5", "1e5", "0.00001", "T", "F",
+                     "a,b", "a,,b", ",", "x\\x09y", 'q"t', "ü", "NaN", "inf", "{x", " a",
+                     "1709283600.123456", "99999999999999999999", "10.0.0.1"]),
+    st.text(
+        alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="\t\n\r"),
+        max_size=6,
+    ),
+)  # fmt: skip
+_TSV_TYPES = ["time", "string", "addr", "port", "count", "int", "double", "interval", "bool",
+              "enum", "set[string]", "vector[count]", "vector[interval]", "set[addr]"]  # fmt: skip
+
+
+def _tsv_typed(kind: str) -> st.SearchStrategy[str]:
+    """A value of a Zeek type as Zeek writes it (mostly), or a wrong one now and then."""
+    plain = st.text(
+        alphabet=st.characters(blacklist_categories=["Cs", "Cc"], blacklist_characters="\\\","),
+        min_size=1,
+        max_size=6,
+    ).filter(lambda v: v not in ("-", "(empty)"))
+    by_kind: dict[str, st.SearchStrategy[str]] = {
+        "count": st.integers(0, 1 << 62).map(str),
+        "int": st.integers(-(1 << 62), 1 << 62).map(str),
+        "port": st.integers(0, 65535).map(str),
+        "double": st.floats(0, 1e9).map(lambda f: f"{f:.6f}"),
+        "interval": st.floats(0, 1e5).map(lambda f: f"{f:.6f}"),
+        "time": st.floats(1e9, 2e9).map(lambda f: f"{f:.6f}"),
+        "bool": st.sampled_from(["T", "F"]),
+        "set[string]": st.lists(plain, min_size=1, max_size=3).map(",".join),
+        "set[addr]": st.lists(plain, min_size=1, max_size=3).map(",".join),
+        "vector[count]": st.lists(st.integers(0, 99), min_size=1, max_size=3).map(
+            lambda v: ",".join(map(str, v))
+        ),
+    }
+    typed = by_kind.get(kind, plain)
+    return st.one_of(typed, typed, typed, st.sampled_from(["-", "(empty)"]), _TSV_VALUE)
+
+
+@_FUZZ
+@given(
+    st.sampled_from([entry[0] for entry in ZEEK_LOGS]),
+    st.lists(st.sampled_from(_TSV_TYPES), min_size=3, max_size=6),
+    st.data(),
+    st.booleans(),
+)
+def test_fuzzed_zeek_tsv_both_paths_agree(
+    tmp_path_factory: pytest.TempPathFactory,
+    log: str,
+    types: list[str],
+    data: st.DataObject,
+    good_ts: bool,
+) -> None:
+    _, known, _ = next(entry for entry in ZEEK_LOGS if entry[0] == log)
+    names = ["ts", *(name for name, _ in known[1:])][: len(types)]
+    types = ["time", *types[1:]][: len(names)]
+    row = st.tuples(*(_tsv_typed(kind) for kind in types)).map(list)
+    rows = data.draw(st.lists(row, min_size=1, max_size=8))
+    values = [
+        [f"17092836{n:02d}.5" if good_ts else r[0], *r[1:]] for n, r in enumerate(rows)
+    ]
+    path = tmp_path_factory.mktemp("zeek") / f"{log}.log"
+    path.write_bytes(zeek_tsv(log, list(zip(names, types, strict=True)), values))
+    fast = list(ZeekConnector().read(path))
+    slow = list(ZeekConnector(columnwise=False).read(path))
+    assert _rejects(fast) == _rejects(slow)
+    if [i for i in slow if isinstance(i, Batch)]:
+        assert _table(fast).to_pylist() == _table(slow).to_pylist()
+    else:
+        assert not [i for i in fast if isinstance(i, Batch)]
+
+
+_ZEEK_JSON_FIELDS = {
+    "id.orig_h": _TEXT, "id.resp_h": _TEXT, "id.orig_p": _INT64, "id.resp_p": _INT64,
+    "conn_state": _TEXT, "query": _TEXT, "rcode_name": _TEXT, "host": _TEXT, "uri": _TEXT,
+    "status_code": _INT64, "username": _TEXT, "server_name": _TEXT, "version": _TEXT,
+    "certificate.subject": _TEXT, "san.dns": st.lists(_TEXT, max_size=2),
+    "tx_hosts": st.lists(_TEXT, max_size=2), "msg_types": st.lists(_TEXT, max_size=3),
+    "note": _TEXT, "msg": _TEXT, "src": _TEXT, "p": _INT64, "name": _TEXT,
+    "_system_name": _TEXT, "extra": _ANY,
+}  # fmt: skip
+
+
+_ZEEK_JSON_RECORD = st.fixed_dictionaries(
+    {"ts": st.one_of(st.floats(0, 4e9), st.integers(0, 1 << 33))},
+    optional={"_path": st.sampled_from(["", "conn", "stats"]), **_ZEEK_JSON_FIELDS,
+              "id": _ANY, "oddity": _ANY, "ts_text": _TEXT},
+)  # fmt: skip
+
+
+@_FUZZ
+@given(
+    st.sampled_from([entry[0] for entry in ZEEK_LOGS]),
+    st.lists(_ZEEK_JSON_RECORD, min_size=1, max_size=12),
+)
+def test_fuzzed_zeek_json_both_paths_agree(
+    tmp_path_factory: pytest.TempPathFactory, log: str, records: list[dict[str, Any]]
+) -> None:
+    path = tmp_path_factory.mktemp("zeekjson") / f"{log}.log"
+    path.write_bytes(b"\n".join(orjson.dumps(r) for r in records) + b"\n")
+    fast_reader, slow_reader = ZeekConnector(), ZeekConnector(columnwise=False)
+    fast, slow = list(fast_reader.read(path)), list(slow_reader.read(path))
+    assert _rejects(fast) == _rejects(slow)
+    assert fast_reader.ignored == slow_reader.ignored
+    if [i for i in slow if isinstance(i, Batch)]:
+        assert _table(fast).to_pylist() == _table(slow).to_pylist()
+    else:
+        assert not [i for i in fast if isinstance(i, Batch)]

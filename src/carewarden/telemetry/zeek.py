@@ -420,7 +420,7 @@ def _tsv_field(column: pa.Array, kind: str) -> _Field:
     elif kind == "bool":
         value = json = pc.if_else(pc.equal(plain, "T"), "true", "false")
     else:
-        value = plain
+        value = V.text(plain)  # an empty field is no value (as network.text has it)
         json = pc.binary_join_element_wise('"', plain, '"', "")
     json = pc.fill_null(pc.if_else(empty, '""', json), "null")
     return _Field(_array(json), _array(value), _array(value), small)

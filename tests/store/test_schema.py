@@ -92,3 +92,35 @@ def test_read_only_open_of_an_old_store_asks_for_an_upgrade(tmp_path: Path) -> N
     # The version before the latest (numbers may skip: branches reserve their own).
     with pytest.raises(StoreError, match=f"schema version {MIGRATIONS[-2].version}"):
         Store.open(folder, read_only=True)
+
+
+def test_security_events_keep_every_row_when_raw_moves_to_zstd(tmp_path: Path) -> None:
+    """Migration 16 rebuilds ``security_event`` with ``raw`` in zstd: a store made before it
+    keeps every row, in order, and new rows land in the new layout."""
+    folder = tmp_path / "telemetry"
+    columns = [f.name for f in SCHEMAS["security_event"]]
+    values = {c: None for c in columns} | {"class_uid": 1, "event_id": 4624, "record_id": 1}
+    with Store.open(folder, migrate_to=15) as old:
+        old.query(
+            f"INSERT INTO security_event ({', '.join(columns)}) "
+            f"SELECT {', '.join('?' for _ in columns)} FROM range(3)",
+            [
+                {**values, "event_uid": "h/Security/1", "time": "2026-03-02 08:00:00"}[c]
+                if c != "raw"
+                else '{"Event": {"System": {}}}'
+                for c in columns
+            ],
+        )
+        before = old.query("SELECT * FROM security_event ORDER BY rowid")
+    with Store.open(folder) as upgraded:
+        assert upgraded.schema_version() == LATEST_VERSION
+        assert upgraded.query("SELECT * FROM security_event ORDER BY rowid") == before
+        upgraded.query("CHECKPOINT")
+        compression = {
+            row[0]
+            for row in upgraded.query(
+                "SELECT compression FROM pragma_storage_info('security_event') "
+                "WHERE column_name = 'raw' AND segment_type = 'VARCHAR'"
+            )
+        }
+        assert compression == {"ZSTD"}

@@ -26,7 +26,7 @@ from sigma.correlations import (
 from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule, SigmaRuleBase
 
-from carewarden.sigma.anchors import Key, anchor
+from carewarden.sigma.anchors import anchor
 from carewarden.sigma.backend import DuckDBBackend, column, referenced_columns
 from carewarden.sigma.logsources import UnroutableError, route_of
 from carewarden.sigma.pybackend import PythonBackend
@@ -231,14 +231,9 @@ class Compiler:
             out.error = f"invalid SQL: {str(exc).splitlines()[0]}"
             return out
         out.condition = condition
-        keys: set[Key] | None = set()
-        for parsed in rule.detection.parsed_condition:
-            found = anchor(parsed.parsed)
-            if found is None or keys is None:
-                keys = None
-                continue
-            keys |= found
-        out.anchors = sorted(keys) if keys is not None else None
+        found = [anchor(parsed.parsed) for parsed in rule.detection.parsed_condition]
+        if all(keys is not None for keys in found):  # else: run on every event of its source
+            out.anchors = sorted(set().union(*(keys for keys in found if keys is not None)))
         self.python.patterns = []
         try:
             expressions = self.python.convert_rule(rule) or rule.get_conversion_result()

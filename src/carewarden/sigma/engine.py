@@ -175,6 +175,9 @@ class Route:
         # Rules without anchors: Python on every row of a small batch (live mode's
         # micro-batches), DuckDB on a large one (see PYTHON_ROWS).
         self.everywhere = [n for n, a in enumerate(anchored) if not a]
+        self.python_everywhere = np.array(
+            [n for n in self.everywhere if self.predicates[n] is not None], np.int32
+        )
         self.views: dict[bool, str | None] = {}
         con.register(self.route_name, self._layout([], 0))
         for python_ok in (False, True):
@@ -221,14 +224,15 @@ class Route:
         # lower-cased (the lower-cased column is computed from the other, in Arrow).
         values: dict[str, list[str | None]] = {f: [] for f, _raw in self.columns}
         for source, key, indexes in self.groups(batch.grouped):
-            filtered = source is not None and source.where is not None
             if source is not None and source.where is not None:
                 name, allowed = source.where
                 indexes = [i for i in indexes if events[i].fields.get(name) in allowed]
+                names = _resolver(events, indexes)  # of the events kept, not the whole group
+            else:
+                names = batch.names(key)
             if not indexes:
                 continue
             selected.extend(indexes)
-            names = _resolver(events, indexes) if filtered else batch.names(key)
             mapping = source.fields if source is not None else {}
             for field, out in values.items():
                 lower = field.lower()
@@ -255,9 +259,8 @@ class Route:
         found: list[tuple[int, int]] = []
         rules, rows = self.index.candidates(table)
         small = table.num_rows * len(self.everywhere) <= PYTHON_ROWS
-        python_everywhere = [n for n in self.everywhere if self.predicates[n] is not None]
-        if small and python_everywhere:
-            everywhere = np.array(python_everywhere, np.int32)
+        everywhere = self.python_everywhere
+        if small and len(everywhere):
             rules = np.concatenate([rules, np.repeat(everywhere, table.num_rows)])
             rows = np.concatenate(
                 [rows, np.tile(np.arange(table.num_rows, dtype=np.int32), len(everywhere))]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -149,7 +150,9 @@ def main() -> None:
     for fmt, path in files.items():
         timings, peaks, rows = [], [], 0
         for attempt in range(args.repeat):
-            seconds, rows, peak = run_child(fmt, work / f"store-{fmt}-{attempt}", path)
+            store_dir = work / f"store-{fmt}-{attempt}"
+            shutil.rmtree(store_dir, ignore_errors=True)  # a --workdir used before has it
+            seconds, rows, peak = run_child(fmt, store_dir, path)
             timings.append(seconds)
             peaks.append(peak)
         scans = [raw_scan(fmt, path) for _ in range(args.repeat)]

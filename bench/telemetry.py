@@ -20,6 +20,7 @@ import argparse
 import datetime as dt
 import os
 import random
+import shutil
 import statistics
 import tempfile
 import time
@@ -200,7 +201,9 @@ def into_store(
 ) -> tuple[float, float, int]:
     """(wall seconds, CPU seconds, rows stored) of a full ingest into a fresh store."""
     work.mkdir(parents=True, exist_ok=True)
-    with Store.open(work / f"store-{path.stem}-{run}") as store:
+    folder = work / f"store-{path.stem}-{run}"
+    shutil.rmtree(folder, ignore_errors=True)  # a --workdir used before holds this file already
+    with Store.open(folder) as store:
         started, cpu = time.perf_counter(), time.process_time()
         summary = ingest(store, make(), [path])
         elapsed, used = time.perf_counter() - started, time.process_time() - cpu

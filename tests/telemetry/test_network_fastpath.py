@@ -123,7 +123,7 @@ def zeek_tsv(log: str, fields: list[tuple[str, str]], rows: list[list[str]]) -> 
 def _per_line(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(suricata, "block_rows", lambda block: None)
     monkeypatch.setattr(zeek, "tsv_rows", lambda block, header, log: None)
-    monkeypatch.setattr(zeek, "json_rows", lambda *args: None)
+    monkeypatch.setattr(zeek, "json_rows", lambda *args, **kwargs: None)
 
 
 def _spy(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> list[bool]:
@@ -517,3 +517,22 @@ def test_fuzzed_zeek_json_both_paths_agree(
         assert _table(fast).to_pylist() == _table(slow).to_pylist()
     else:
         assert not [i for i in fast if isinstance(i, Batch)]
+
+
+def test_zeek_json_records_without_path_take_the_file_log_in_every_block(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A record without ``_path`` is of the log the file name tells, whatever log the blocks
+    before it held (that log is only the parse threads' first guess), as line by line."""
+    dns = [f'{{"_path":"dns","ts":1709283600.{n},"query":"q{n}.example"}}' for n in range(1, 9)]
+    bare = [f'{{"ts":1709283601.{n},"id.orig_h":"10.0.0.{n}","conn_state":"SF"}}' for n in
+            range(1, 9)]  # fmt: skip
+    path = tmp_path / "conn.log"
+    path.write_text("\n".join(dns + bare + dns) + "\n")
+    monkeypatch.setattr(zeek, "blocks", lambda p: blocks(p, size=200))
+    used = _spy(monkeypatch, zeek, "json_rows")
+    fast, slow = _both(monkeypatch, lambda: ZeekConnector().read(path))
+    assert any(used), "the column-wise path read no block"
+    _assert_same(fast, slow)
+    providers = _table(fast)["provider"].to_pylist()
+    assert providers == ["zeek/dns"] * 8 + ["zeek/conn"] * 8 + ["zeek/dns"] * 8

@@ -21,6 +21,7 @@ from blake3 import blake3
 from carewarden.connectors.base import Connector, RetryFile
 from carewarden.errors import CarewardenError
 from carewarden.model import Batch, Rejected
+from carewarden.pipeline import read_ahead
 from carewarden.store import SourceFile, Store
 from carewarden.store.store import utcnow
 
@@ -214,7 +215,8 @@ def _write_file(
 
     try:
         with store.transaction():
-            for item in coalesce(connector.read(path)):
+            # The file is parsed on a thread of its own, a batch ahead of the writes.
+            for item in read_ahead(coalesce(connector.read(path))):
                 if isinstance(item, Batch):
                     written, skipped = store.write(item.table, item.rows, file_id)
                     outcome.tables[item.table] += written

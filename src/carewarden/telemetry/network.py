@@ -86,9 +86,12 @@ class Block:
         JSON numbers ``NaN``/``Infinity``, which the column-wise readers accept and
         ``orjson`` refuses); None otherwise: the block is to be read line by line."""
         data = self.data
-        if b"\r" in data or (json and (b"NaN" in data or b"Infinity" in data)):
+        if b"\r" in data:
             return None
-        ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == _NEWLINE)
+        octets = np.frombuffer(data, dtype=np.uint8)
+        if json and _holds_any(data, octets, (b"NaN", b"Infinity")):
+            return None
+        ends = np.flatnonzero(octets == _NEWLINE)
         if not data.endswith(b"\n"):
             ends = np.append(ends, len(data))
         if not len(ends):
@@ -99,20 +102,34 @@ class Block:
         return ends
 
 
+def _holds_any(data: bytes, octets: np.ndarray, words: tuple[bytes, ...]) -> bool:
+    """Whether any of ``words`` (of 2 bytes or more) occurs in ``data`` (``octets``: the
+    same bytes). Where each word's first two bytes are is found with numpy, then the rest
+    checked: on EVE blocks about half the time of ``word in data`` for each word."""
+    starts = np.zeros(len(octets) - 1, dtype=bool) if len(octets) > 1 else None
+    if starts is None:
+        return False
+    for word in words:
+        starts |= (octets[:-1] == word[0]) & (octets[1:] == word[1])
+    hits = np.flatnonzero(starts)
+    if len(hits) > 64:  # a common pair in this data: the plain search is as fast
+        return any(word in data for word in words)
+    return any(data.startswith(word, int(at)) for at in hits for word in words)
+
+
 def raw_column(block: Block, ends: np.ndarray) -> pa.StringArray:
     """The block's lines (``ends``: from :meth:`Block.line_ends`), without their line ends,
     as one Arrow string column (one copy of the bytes, no Python object per line);
     ArrowInvalid where a line is not UTF-8."""
     count = len(ends)
-    data = np.frombuffer(block.data, dtype=np.uint8)
-    values = np.delete(data[: int(ends[-1])], ends[:-1])
-    offsets = np.zeros(count + 1, dtype=np.int64)
+    # A line holds no line feed, so dropping every one before the last line's end leaves
+    # the lines back to back (bytes.replace: one C pass, faster than a numpy mask here).
+    values = block.data[: int(ends[-1])].replace(b"\n", b"")
+    offsets = np.zeros(count + 1, dtype=np.int32)  # a block is far under 2 GiB
     offsets[1:] = ends - np.arange(count)
-    column = pa.LargeStringArray.from_buffers(
-        count, pa.py_buffer(offsets), pa.py_buffer(values.tobytes())
-    )
+    column = pa.StringArray.from_buffers(count, pa.py_buffer(offsets), pa.py_buffer(values))
     column.validate(full=True)
-    return column.cast(pa.string())
+    return column
 
 
 def uid_column(prefix: str, records: pa.Array | pa.ChunkedArray) -> pa.StringArray:
@@ -125,9 +142,7 @@ def uid_column(prefix: str, records: pa.Array | pa.ChunkedArray) -> pa.StringArr
         records.offset : records.offset + len(records) + 1
     ].tolist()
     data = memoryview(records.buffers()[2]) if len(records) else memoryview(b"")
-    digests = b"".join(
-        [blake3(data[a:b]).digest(16) for a, b in itertools.pairwise(ends)]
-    )
+    digests = b"".join([blake3(data[a:b]).digest(16) for a, b in itertools.pairwise(ends)])
     head = f"{prefix}:".encode()
     width = len(head) + 32
     out = np.empty((len(records), width), dtype=np.uint8)
@@ -137,6 +152,12 @@ def uid_column(prefix: str, records: pa.Array | pa.ChunkedArray) -> pa.StringArr
     return pa.StringArray.from_buffers(
         len(records), pa.py_buffer(offsets), pa.py_buffer(out.tobytes())
     )
+
+
+def _count_lines(data: bytes, end: int) -> int:
+    """The line feeds in ``data[:end]``: numpy counts them about three times faster than
+    ``bytes.count`` here."""
+    return int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8, count=end) == _NEWLINE))
 
 
 def blocks(path: Path, size: int = BLOCK_BYTES) -> Iterator[Block | Rejected]:
@@ -155,7 +176,7 @@ def blocks(path: Path, size: int = BLOCK_BYTES) -> Iterator[Block | Rejected]:
             cut = data.rfind(b"\n") + 1
             if cut:
                 yield Block(number, offset, data[:cut])
-                number += data.count(b"\n", 0, cut)
+                number += _count_lines(data, cut)
                 offset += cut
                 pending = data[cut:]
                 continue

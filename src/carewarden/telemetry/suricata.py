@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from carewarden.connectors.base import walk
 from carewarden.model import Batch, Rejected, preview
+from carewarden.pipeline import ordered_map
 from carewarden.telemetry import vector as V
 from carewarden.telemetry.network import (
     Block,
@@ -287,11 +288,12 @@ class SuricataConnector:
         return walk(path, SUFFIXES)
 
     def read(self, path: Path) -> Iterator[Batch | Rejected]:
-        for block in blocks(path):
+        # Blocks are read column-wise on parse threads, in order; a block the fast path
+        # leaves (None) is read line by line here.
+        for block, fast in ordered_map(self._fast_rows, blocks(path)):
             if isinstance(block, Rejected):
                 yield block
                 continue
-            fast = block_rows(block) if self.columnwise else None
             if fast is None:
                 yield from self.read_lines(block)
                 continue
@@ -300,6 +302,11 @@ class SuricataConnector:
                 self.ignored["Suricata stats records"] += ignored
             if table.num_rows:
                 yield Batch(TABLE, table)
+
+    def _fast_rows(self, block: Block | Rejected) -> tuple[pa.Table, int] | None:
+        if isinstance(block, Rejected) or not self.columnwise:
+            return None
+        return block_rows(block)
 
     def read_lines(self, block: Block) -> Iterator[Batch | Rejected]:
         """The per-line path: one record at a time, bad ones rejected with their line."""

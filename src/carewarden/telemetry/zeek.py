@@ -19,6 +19,7 @@ Sigma rules read a record as :func:`flat_fields`: Zeek's own field names (``id.o
 
 from __future__ import annotations
 
+import copy
 import io
 import re
 from collections import Counter
@@ -34,6 +35,7 @@ import pyarrow.csv as pcsv
 
 from carewarden.connectors.base import walk
 from carewarden.model import Batch, Rejected, preview
+from carewarden.pipeline import ordered_map
 from carewarden.telemetry import vector as V
 from carewarden.telemetry.network import (
     Block,
@@ -509,12 +511,15 @@ def _json_field(column: pa.Array) -> _Field:
 
 
 def json_rows(
-    block: Block, header: _Header, named: str, again: bool = True
+    block: Block, header: _Header, named: str, hint: str | None = None, again: bool = True
 ) -> tuple[pa.Table, Counter[str], str] | None:
     """The ``security_event`` rows of a block of Zeek JSON records of one log, the ignored
-    records by log, and the log (``named``: the file's, or the previous block's); computed
-    column-wise; None where a line needs the per-line path (records of several logs, a
-    nested record, a field of another type…)."""
+    records by log, and the log; computed column-wise; None where a line needs the per-line
+    path (records of several logs, a nested record, a field of another type…).
+
+    A record without ``_path`` is of the header's log or else ``named`` (the file name's),
+    as on the per-line path. ``hint`` (the log of an earlier block) is only the first guess
+    of whose fields to read: a wrong guess costs a second read, never other rows."""
     ends = block.line_ends()
     if ends is None:
         return None
@@ -522,12 +527,12 @@ def json_rows(
     starts = np.concatenate([[0], ends[:-1] + 1])
     if not bool(np.all(data[starts] == ord("{"))):
         return None
-    guess = header.path or named
+    guess = header.path or hint or named
     schema, nests = _json_schema(guess)
     records = V.read_json(block.data, schema, len(ends))
     if records is None or any(records[n].null_count != len(ends) for n in nests):
         return None
-    logs = pc.coalesce(V.text(_array(records["_path"])), pa.scalar(guess))
+    logs = pc.coalesce(V.text(_array(records["_path"])), pa.scalar(header.path or named))
     ignored: Counter[str] = Counter()
     skip = pc.is_in(logs, pa.array(sorted(IGNORED)))
     raw = None
@@ -544,7 +549,7 @@ def json_rows(
         kinds = pc.unique(logs).to_pylist()
         if len(kinds) == 1 and again and header.path is None:
             # One log, not the one the file name tells: read again with its fields.
-            return json_rows(block, header, str(kinds[0]), again=False)
+            return json_rows(block, header, named, hint=str(kinds[0]), again=False)
         return None  # several logs: the rules differ per row
     if raw is None:
         try:
@@ -651,6 +656,27 @@ def tsv_rows(block: Block, header: _Header, log: str) -> pa.Table | None:
     )
 
 
+def _runs(path: Path) -> Iterator[tuple[Block, _Header] | Rejected]:
+    """The file's records in runs read under one header, each with that header as it was:
+    header lines (at the top, and again where logs were concatenated) split the blocks."""
+    header = _Header()
+    for block in blocks(path):
+        if isinstance(block, Rejected):
+            yield block
+            continue
+        data, start, number = block.data, 0, block.number
+        for found in _HEADER_LINE.finditer(data):
+            if found.start() > start:
+                run = Block(number, block.offset + start, data[start : found.start()])
+                yield run, copy.copy(header)
+                number += data.count(b"\n", start, found.start())
+            header.read(found.group().rstrip(b"\r\n"))
+            number += 1
+            start = found.end()
+        if start < len(data):
+            yield Block(number, block.offset + start, data[start:]), copy.copy(header)
+
+
 class ZeekConnector:
     """``carewarden ingest zeek``: Zeek TSV or JSON logs into ``security_event``."""
 
@@ -667,46 +693,38 @@ class ZeekConnector:
 
     def read(self, path: Path) -> Iterator[Batch | Rejected]:
         named = path_from_name(path.name)
-        header = _Header()
         self._json_log = None
-        for block in blocks(path):
-            if isinstance(block, Rejected):
-                yield block
+        # Runs are read column-wise on parse threads, in order; a run the fast path leaves
+        # (None) is read line by line here.
+        for run, fast in ordered_map(lambda run: self._fast_rows(run, named), _runs(path)):
+            if isinstance(run, Rejected):
+                yield run
                 continue
-            # Header lines (at the top, and again where logs were concatenated) split the
-            # block into runs of records read under one header.
-            data, start, number = block.data, 0, block.number
-            for found in _HEADER_LINE.finditer(data):
-                if found.start() > start:
-                    run = Block(number, block.offset + start, data[start : found.start()])
-                    yield from self._run(run, header, named)
-                    number += data.count(b"\n", start, found.start())
-                header.read(found.group().rstrip(b"\r\n"))
-                number += 1
-                start = found.end()
-            if start < len(data):
-                rest = Block(number, block.offset + start, data[start:])
-                yield from self._run(rest, header, named)
+            block, header = run
+            if fast is None:
+                yield from self.read_lines(block, header, named)
+                continue
+            table, ignored = fast
+            self.ignored.update(ignored)
+            if table.num_rows:
+                yield Batch(TABLE, table)
 
-    def _run(self, block: Block, header: _Header, named: str) -> Iterator[Batch | Rejected]:
-        if not self.columnwise:
-            fast = None
-        elif block.data.startswith(b"{"):
-            read = json_rows(block, header, self._json_log or named)
-            fast = None if read is None else read[0]
-            if read is not None:
-                self.ignored.update(read[1])
-                self._json_log = read[2]
-        else:
-            fast = tsv_rows(block, header, header.path or named)
-        if fast is None:
-            yield from self.read_lines(block, header, named)
-        elif fast.num_rows:
-            yield Batch(TABLE, fast)
+    def _fast_rows(
+        self, run: tuple[Block, _Header] | Rejected, named: str
+    ) -> tuple[pa.Table, Counter[str]] | None:
+        if isinstance(run, Rejected) or not self.columnwise:
+            return None
+        block, header = run
+        if not block.data.startswith(b"{"):
+            table = tsv_rows(block, header, header.path or named)
+            return None if table is None else (table, Counter())
+        read = json_rows(block, header, named, hint=self._json_log)
+        if read is None:
+            return None
+        self._json_log = read[2]  # a guess for the next blocks; any value gives the same rows
+        return read[0], read[1]
 
-    def read_lines(
-        self, block: Block, header: _Header, named: str
-    ) -> Iterator[Batch | Rejected]:
+    def read_lines(self, block: Block, header: _Header, named: str) -> Iterator[Batch | Rejected]:
         """The per-line path: one record at a time, bad ones rejected with their line."""
         rows = EventRows()
         for item in block.lines():

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from carewarden.model import Batch, Rejected
-from carewarden.telemetry import suricata, zeek
+from carewarden.telemetry import network, suricata, zeek
 from carewarden.telemetry.network import Block, blocks
 from carewarden.telemetry.suricata import SuricataConnector
 from carewarden.telemetry.zeek import ZeekConnector
@@ -536,3 +536,23 @@ def test_zeek_json_records_without_path_take_the_file_log_in_every_block(
     _assert_same(fast, slow)
     providers = _table(fast)["provider"].to_pylist()
     assert providers == ["zeek/dns"] * 8 + ["zeek/conn"] * 8 + ["zeek/dns"] * 8
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.binary(max_size=40),
+            st.sampled_from([b"NaN", b"Infinity", b"Na", b"In", b"aN", b"Infinit", b"N", b"I"]),
+        ),
+        max_size=30,
+    )
+)
+def test_holds_any_agrees_with_a_plain_search(parts: list[bytes]) -> None:
+    """The numpy search for the non-standard JSON numbers finds exactly what ``in`` finds,
+    at even and odd offsets, at the very start and end, and with many false starts."""
+    data = b"".join(parts)
+    words = (b"NaN", b"Infinity")
+    assert network._holds_any(data, words) == any(w in data for w in words)
+    many = b"Na" * 100 + data  # more candidate pairs than are checked one by one
+    assert network._holds_any(many, words) == any(w in many for w in words)

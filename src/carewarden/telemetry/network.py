@@ -88,10 +88,9 @@ class Block:
         data = self.data
         if b"\r" in data:
             return None
-        octets = np.frombuffer(data, dtype=np.uint8)
-        if json and _holds_any(data, octets, (b"NaN", b"Infinity")):
+        if json and _holds_any(data, (b"NaN", b"Infinity")):
             return None
-        ends = np.flatnonzero(octets == _NEWLINE)
+        ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == _NEWLINE)
         if not data.endswith(b"\n"):
             ends = np.append(ends, len(data))
         if not len(ends):
@@ -102,19 +101,26 @@ class Block:
         return ends
 
 
-def _holds_any(data: bytes, octets: np.ndarray, words: tuple[bytes, ...]) -> bool:
-    """Whether any of ``words`` (of 2 bytes or more) occurs in ``data`` (``octets``: the
-    same bytes). Where each word's first two bytes are is found with numpy, then the rest
-    checked: on EVE blocks about half the time of ``word in data`` for each word."""
-    starts = np.zeros(len(octets) - 1, dtype=bool) if len(octets) > 1 else None
-    if starts is None:
+def _holds_any(data: bytes, words: tuple[bytes, ...]) -> bool:
+    """Whether any of ``words`` (of 2 bytes or more) occurs in ``data``. Each word's first
+    two bytes are looked for as one 16-bit number at even and at odd offsets (numpy), the
+    rest checked where they are: on EVE blocks about a third of the time of ``word in
+    data`` for each word, which matters at 4 MiB a block."""
+    if len(data) < 2:
         return False
+    halves = (
+        (np.frombuffer(data, dtype="<u2", count=len(data) // 2), 0),
+        (np.frombuffer(data, dtype="<u2", count=(len(data) - 1) // 2, offset=1), 1),
+    )
     for word in words:
-        starts |= (octets[:-1] == word[0]) & (octets[1:] == word[1])
-    hits = np.flatnonzero(starts)
-    if len(hits) > 64:  # a common pair in this data: the plain search is as fast
-        return any(word in data for word in words)
-    return any(data.startswith(word, int(at)) for at in hits for word in words)
+        pair = int.from_bytes(word[:2], "little")
+        for numbers, shift in halves:
+            hits = np.flatnonzero(numbers == pair)
+            if len(hits) > 64:  # a common pair in this data: the plain search is as fast
+                return any(w in data for w in words)
+            if any(data.startswith(word, 2 * int(at) + shift) for at in hits):
+                return True
+    return False
 
 
 def raw_column(block: Block, ends: np.ndarray) -> pa.StringArray:
@@ -142,7 +148,15 @@ def uid_column(prefix: str, records: pa.Array | pa.ChunkedArray) -> pa.StringArr
         records.offset : records.offset + len(records) + 1
     ].tolist()
     data = memoryview(records.buffers()[2]) if len(records) else memoryview(b"")
-    digests = b"".join([blake3(data[a:b]).digest(16) for a, b in itertools.pairwise(ends)])
+    # One hasher, reset after each record: a fifth faster than a new hasher per record.
+    hasher = blake3()
+    update, digest, reset = hasher.update, hasher.digest, hasher.reset
+    parts: list[bytes] = []
+    for a, b in itertools.pairwise(ends):
+        update(data[a:b])
+        parts.append(digest(16))
+        reset()
+    digests = b"".join(parts)
     head = f"{prefix}:".encode()
     width = len(head) + 32
     out = np.empty((len(records), width), dtype=np.uint8)

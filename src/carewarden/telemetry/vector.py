@@ -176,6 +176,8 @@ def pick(which: pa.Array, values: list[pa.Array | None], type_: pa.DataType) -> 
     """Per row, ``values[which]`` (None in ``values``: null); None where all are None."""
     if all(v is None for v in values):
         return None
+    if all(v is values[0] for v in values[1:]):  # one column for every kind: no choosing
+        return _array(values[0]).cast(type_)
     rows = len(which)
     filled = [pa.nulls(rows, type_) if v is None else v.cast(type_) for v in values]
     if len(filled) == 1:

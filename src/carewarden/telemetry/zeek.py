@@ -665,7 +665,8 @@ def _runs(path: Path) -> Iterator[tuple[Block, _Header] | Rejected]:
             yield block
             continue
         data, start, number = block.data, 0, block.number
-        for found in _HEADER_LINE.finditer(data):
+        # No '#' (one memchr) is no header line: the regex scans a block 20x slower.
+        for found in _HEADER_LINE.finditer(data) if b"#" in data else ():
             if found.start() > start:
                 run = Block(number, block.offset + start, data[start : found.start()])
                 yield run, copy.copy(header)

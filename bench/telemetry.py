@@ -6,8 +6,10 @@
 Writes a syslog file (a mix of sshd successes and failures, sudo, cron, kernel lines in
 RFC 3164 without PRI, RFC 5424 with structured data, CEF firewall and IDS records) and an
 osquery result log (differential events, batched differentials and snapshots of process,
-socket, file and user tables), a Suricata EVE file (flow, dns, http, tls and alert events)
-and a Zeek ``conn.log`` in TSV and in JSON, of ``--records`` records each, then times, per
+socket, file and user tables), two Suricata EVE files (flow, dns, http, tls and alert
+events: ``suricata`` compact, about 275 bytes a record; ``suricata-full`` as Suricata 7
+writes them by default, about 600 bytes) and a Zeek ``conn.log`` in TSV and in JSON, of
+``--records`` records each, then times, per
 connector, the connector alone (lines to Arrow batches of ``security_event``) and a full
 ingest into a fresh store (parse, de-duplication by event id, DuckDB write). Figures are
 medians over ``--repeat`` runs, per wall-clock second and per CPU-second of the process (DuckDB's
@@ -152,6 +154,67 @@ def eve_lines(count: int, rng: random.Random) -> list[bytes]:
     return out
 
 
+def eve_full_lines(count: int, rng: random.Random) -> list[bytes]:
+    """EVE records as Suricata 7 writes them with its default eve-log settings (flow and
+    tcp sections, community id, alert metadata, DNS v2 answers, TLS certificate fields,
+    HTTP headers): about 600 bytes a record, against about 275 for :func:`eve_lines`."""
+    out: list[bytes] = []
+    for n in range(count):
+        second = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(T0 + n / 50))
+        ts = f"{second}.{n % 1000000:06d}+0000"
+        end = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(T0 + n / 50 + 5))
+        src, dst = _ip(rng, True), _ip(rng, n % 3 == 0)
+        sport, dport = 1024 + n % 60000, (443, 53, 80, 104, 2575)[n % 5]
+        base: dict[str, object] = {
+            "timestamp": ts, "flow_id": 1_000_000_000_000 + n * 7919, "in_iface": "ens192",
+            "src_ip": src, "src_port": sport, "dest_ip": dst, "dest_port": dport,
+            "proto": "UDP" if dport == 53 else "TCP", "pkt_src": "wire/pcap",
+            "community_id": f"1:{rng.getrandbits(120):030x}=",
+        }  # fmt: skip
+        flow = {"pkts_toserver": 4 + n % 20, "pkts_toclient": 3 + n % 17,
+                "bytes_toserver": 300 + n % 9000, "bytes_toclient": 200 + n % 70000,
+                "start": ts, "end": f"{end}.{n % 1000000:06d}+0000", "age": 5,
+                "state": "closed", "reason": "timeout", "alerted": n % 10 == 9}  # fmt: skip
+        kind = n % 10
+        if kind < 5:
+            base |= {"event_type": "flow", "app_proto": "tls", "flow": flow,
+                     "tcp": {"tcp_flags": "1b", "tcp_flags_ts": "1b", "tcp_flags_tc": "1b",
+                             "syn": True, "fin": True, "psh": True, "ack": True,
+                             "state": "closed", "ts_max_regions": 1, "tc_max_regions": 1}}
+        elif kind < 7:
+            name = f"h{n % 5000}.pacs.example"
+            base |= {"event_type": "dns", "dns": {
+                "version": 2, "type": "answer", "id": n % 65536, "flags": "8180", "qr": True,
+                "rd": True, "ra": True, "rrname": name, "rrtype": "A", "rcode": "NOERROR",
+                "answers": [{"rrname": name, "rrtype": "A", "ttl": 300,
+                             "rdata": f"10.20.{n % 250}.{n % 200}"}],
+                "grouped": {"A": [f"10.20.{n % 250}.{n % 200}"]}}}
+        elif kind == 7:
+            base |= {"event_type": "http", "tx_id": 0, "http": {
+                "hostname": f"s{n % 300}.portal.example", "url": f"/api/v1/studies/{n}",
+                "http_user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64)",
+                "http_content_type": "application/json", "http_method": "GET",
+                "protocol": "HTTP/1.1", "status": 200, "length": 1000 + n % 5000}}
+        elif kind == 8:
+            base |= {"event_type": "tls", "tls": {
+                "subject": f"CN=s{n % 300}.portal.example", "issuerdn": "CN=Hospital Issuing CA 2",
+                "serial": f"{n:016X}", "fingerprint": ":".join(["ab"] * 20),
+                "sni": f"s{n % 300}.portal.example", "version": "TLS 1.2",
+                "notbefore": "2025-01-01T00:00:00", "notafter": "2026-01-01T00:00:00",
+                "ja3": {"hash": f"{n % 97:032x}"}, "ja3s": {"hash": f"{n % 89:032x}"}}}
+        else:
+            base |= {"event_type": "alert", "app_proto": "http", "direction": "to_server",
+                     "flow": flow, "alert": {
+                "action": "allowed", "gid": 1, "signature_id": 2000000 + n % 50, "rev": 3,
+                "signature": f"ET POLICY Observed test {n % 50}", "category": "Potential "
+                "Corporate Privacy Violation", "severity": 2, "metadata": {
+                    "affected_product": ["Any"], "attack_target": ["Client_Endpoint"],
+                    "created_at": ["2019_08_13"], "deployment": ["Perimeter"],
+                    "signature_severity": ["Informational"], "updated_at": ["2020_09_17"]}}}
+        out.append(orjson.dumps(base))
+    return out
+
+
 ZEEK_HEADER = (
     "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tconn\n"
     "#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\tduration\t"
@@ -237,6 +300,9 @@ def main() -> None:
     osquery_path.write_bytes(b"\n".join(osquery_lines(args.records, rng)) + b"\n")
     eve_path = work / "eve.json"
     eve_path.write_bytes(b"\n".join(eve_lines(args.records, rng)) + b"\n")
+    eve_full_path = work / "full" / "eve.json"
+    eve_full_path.parent.mkdir(exist_ok=True)
+    eve_full_path.write_bytes(b"\n".join(eve_full_lines(args.records, rng)) + b"\n")
     conn_path = work / "conn.log"
     conn_path.write_bytes(ZEEK_HEADER.encode() + b"\n".join(zeek_lines(args.records, rng)) + b"\n")
     conn_json_path = work / "json" / "conn.log"
@@ -246,6 +312,7 @@ def main() -> None:
         "syslog": (SyslogConnector, syslog_path),
         "osquery": (OsqueryConnector, osquery_path),
         "suricata": (SuricataConnector, eve_path),
+        "suricata-full": (SuricataConnector, eve_full_path),
         "zeek": (ZeekConnector, conn_path),
         "zeek-json": (ZeekConnector, conn_json_path),
     }
@@ -253,6 +320,7 @@ def main() -> None:
     # read column-wise), timed in the same process for the ratio.
     per_line: dict[str, Callable[[], Connector]] = {
         "suricata": lambda: SuricataConnector(columnwise=False),
+        "suricata-full": lambda: SuricataConnector(columnwise=False),
         "zeek": lambda: ZeekConnector(columnwise=False),
         "zeek-json": lambda: ZeekConnector(columnwise=False),
     }

@@ -102,24 +102,28 @@ class Block:
 
 
 def _holds_any(data: bytes, words: tuple[bytes, ...]) -> bool:
-    """Whether any of ``words`` (of 2 bytes or more) occurs in ``data``. Each word's first
-    two bytes are looked for as one 16-bit number at even and at odd offsets (numpy), the
-    rest checked where they are: on EVE blocks about a third of the time of ``word in
-    data`` for each word, which matters at 4 MiB a block."""
-    if len(data) < 2:
-        return False
-    halves = (
-        (np.frombuffer(data, dtype="<u2", count=len(data) // 2), 0),
-        (np.frombuffer(data, dtype="<u2", count=(len(data) - 1) // 2, offset=1), 1),
-    )
+    """Whether any of ``words`` (of 3 bytes or more) occurs in ``data``, several times faster
+    than ``word in data`` on 4 MiB blocks. A rare part of each word is looked for with numpy
+    as one number at every alignment (its first 4 bytes as a 32-bit number, or bytes 2-3 of
+    a 3-byte word as a 16-bit one: ``In`` and ``Na`` are common in log text, ``Infi`` and
+    ``aN`` are not), then the whole word checked where that part is."""
     for word in words:
-        pair = int.from_bytes(word[:2], "little")
-        for numbers, shift in halves:
-            hits = np.flatnonzero(numbers == pair)
-            if len(hits) > 64:  # a common pair in this data: the plain search is as fast
-                return any(w in data for w in words)
-            if any(data.startswith(word, 2 * int(at) + shift) for at in hits):
+        at, width = (0, 4) if len(word) >= 4 else (1, 2)
+        key = int.from_bytes(word[at : at + width], "little")
+        hits: list[int] = []
+        for shift in range(width):
+            count = (len(data) - shift) // width
+            if count <= 0:
+                continue
+            numbers = np.frombuffer(data, dtype=f"<u{width}", count=count, offset=shift)
+            hits.extend((np.flatnonzero(numbers == key) * width + shift).tolist())
+            if len(hits) > 64:  # common in this data after all: the plain search
+                break
+        if len(hits) > 64:
+            if word in data:
                 return True
+        elif any(data.startswith(word, start - at) for start in hits if start >= at):
+            return True
     return False
 
 

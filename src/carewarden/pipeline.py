@@ -21,9 +21,17 @@ from typing import TypeVar
 T = TypeVar("T")
 R = TypeVar("R")
 
-# Parse threads per reader: the machine's cores, at most 4 (beyond that the Python glue
-# between native calls, which holds the GIL, is the limit).
-PARSE_THREADS = max(1, min(4, os.cpu_count() or 1))
+
+def _usable_cores() -> int:
+    """The cores this process may run on (its affinity where the OS tells it, as in a
+    container pinned to fewer cores than the host has)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
+
+
+# Parse threads per reader: the usable cores, at most 4. The Python glue between native
+# calls holds the GIL, so more threads would mostly wait (measured on 2 cores only).
+PARSE_THREADS = max(1, min(4, _usable_cores()))
 
 
 def ordered_map(

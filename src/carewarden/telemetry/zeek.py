@@ -23,7 +23,7 @@ import copy
 import io
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar
@@ -510,6 +510,31 @@ def _json_field(column: pa.Array) -> _Field:
     return _Field(column, value, value)
 
 
+def _log_table(
+    log: str,
+    raw: pa.Array,
+    micros: pa.Array,
+    host: pa.Array | None,
+    cols: Mapping[str, pa.Array | None],
+) -> pa.Table:
+    """The ``security_event`` rows of a block of one Zeek log, from its computed columns
+    (the JSON and the TSV fast paths alike)."""
+    rows = len(raw)
+    ocsf = CLASSES.get(log, NETWORK)
+    return V.event_table(
+        uid=uid_column("zeek", raw),
+        time=pc.cast(micros, pa.timestamp("us")),
+        host=host,
+        channel=CHANNEL,
+        provider=pa.repeat(f"zeek/{log}", rows),
+        classes=(pa.repeat(ocsf.uid, rows), pa.repeat(ocsf.name, rows)),
+        event_id=None,
+        record_id=None,
+        columns=cols,
+        raw=raw,
+    )
+
+
 def json_rows(
     block: Block, header: _Header, named: str, hint: str | None = None, again: bool = True
 ) -> tuple[pa.Table, Counter[str], str] | None:
@@ -566,21 +591,7 @@ def json_rows(
         host = doc.first(*_HOST)
     except _Fallback:
         return None
-    rows = len(raw)
-    ocsf = CLASSES.get(guess, NETWORK)
-    table = V.event_table(
-        uid=uid_column("zeek", raw),
-        time=pc.cast(micros, pa.timestamp("us")),
-        host=host,
-        channel=CHANNEL,
-        provider=pa.repeat(f"zeek/{guess}", rows),
-        classes=(pa.repeat(ocsf.uid, rows), pa.repeat(ocsf.name, rows)),
-        event_id=None,
-        record_id=None,
-        columns=cols,
-        raw=raw,
-    )
-    return table, ignored, guess
+    return _log_table(guess, raw, micros, host, cols), ignored, guess
 
 
 def tsv_rows(block: Block, header: _Header, log: str) -> pa.Table | None:
@@ -640,20 +651,7 @@ def tsv_rows(block: Block, header: _Header, log: str) -> pa.Table | None:
     for name, found in parsed.items():
         parts += [f',"{name}":', found.json]
     raw = _array(pc.binary_join_element_wise(*parts, "}", ""))
-    rows = len(raw)
-    ocsf = CLASSES.get(log, NETWORK)
-    return V.event_table(
-        uid=uid_column("zeek", raw),
-        time=pc.cast(micros, pa.timestamp("us")),
-        host=host,
-        channel=CHANNEL,
-        provider=pa.repeat(f"zeek/{log}", rows),
-        classes=(pa.repeat(ocsf.uid, rows), pa.repeat(ocsf.name, rows)),
-        event_id=None,
-        record_id=None,
-        columns=cols,
-        raw=raw,
-    )
+    return _log_table(log, raw, micros, host, cols)
 
 
 def _runs(path: Path) -> Iterator[tuple[Block, _Header] | Rejected]:

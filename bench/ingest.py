@@ -37,10 +37,11 @@ from carewarden.store import Store
 kind, store_dir, path = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
 connector = (FhirConnector() if kind == "fhir"
              else AccessCsvConnector(AccessCsvMapping.load(Path("synthetic"))))
-with Store.open(store_dir) as store:
-    started = time.perf_counter()
-    summary = ingest(store, connector, [path])
-    elapsed = time.perf_counter() - started
+store = Store.open(store_dir)
+started = time.perf_counter()
+summary = ingest(store, connector, [path])
+store.close()  # the command's user waits for the checkpoint at close too
+elapsed = time.perf_counter() - started
 print(elapsed, summary.tables["ehr_access"], summary.total("quarantined"))
 """
 

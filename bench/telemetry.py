@@ -266,10 +266,11 @@ def into_store(
     work.mkdir(parents=True, exist_ok=True)
     folder = work / f"store-{path.stem}-{run}"
     shutil.rmtree(folder, ignore_errors=True)  # a --workdir used before holds this file already
-    with Store.open(folder) as store:
-        started, cpu = time.perf_counter(), time.process_time()
-        summary = ingest(store, make(), [path])
-        elapsed, used = time.perf_counter() - started, time.process_time() - cpu
+    store = Store.open(folder)
+    started, cpu = time.perf_counter(), time.process_time()
+    summary = ingest(store, make(), [path])
+    store.close()  # `carewarden ingest` waits for DuckDB's checkpoint at close too
+    elapsed, used = time.perf_counter() - started, time.process_time() - cpu
     if summary.total("quarantined") or summary.failed:
         raise SystemExit(f"{path}: records quarantined or failed: the generator wrote bad data")
     return elapsed, used, summary.total("records")

@@ -235,3 +235,97 @@ def test_an_unreadable_file_fails_alone(
     assert len(failed) == 1 and "Patient.ndjson" in str(failed[0].error)
     assert "Permission denied" in str(failed[0].error)
     assert summary.tables["ehr_access"] == 5
+
+
+ROW_GROUP_ROWS = 122_880  # DuckDB's rows per row group
+
+
+class ManyBatches:
+    """Security events in small batches, as the network connectors yield them."""
+
+    name: ClassVar[str] = "test-events"
+
+    def __init__(self, rows: int, batch: int = 5_000) -> None:
+        self.rows, self.batch = rows, batch
+
+    def discover(self, path: Path) -> list[Path]:
+        return [path]
+
+    def read(self, path: Path) -> Iterator[Batch | Rejected]:
+        for start in range(0, self.rows, self.batch):
+            ids = range(start, min(start + self.batch, self.rows))
+            columns = {
+                "event_uid": pa.array([f"test:{i}" for i in ids]),
+                "time": pa.array([1_760_000_000_000_000 + i for i in ids], pa.timestamp("us")),
+                "channel": pa.array(["test"] * len(ids)),
+                "class_uid": pa.array([4001] * len(ids), pa.int32()),
+                "raw": pa.array([f'{{"n": {i}}}' for i in ids]),
+            }
+            yield Batch("security_event", pa.table(columns))
+
+
+class BulkBatches(ManyBatches):
+    bulk_insert: ClassVar[bool] = True
+
+
+def _rows_per_row_group(store: Store) -> list[int]:
+    found = store.query(
+        "SELECT row_group_id, sum(count) FROM pragma_storage_info('security_event') "
+        "WHERE column_id = 0 AND column_path = '[0]' GROUP BY 1 ORDER BY 1"
+    )
+    return [int(rows) for _, rows in found]
+
+
+def _threads(store: Store) -> int:
+    return int(store.query("SELECT current_setting('threads')")[0][0])
+
+
+def test_writes_overlapping_the_parse_fill_each_row_group_before_the_next(
+    store: Store, tmp_path: Path
+) -> None:
+    """Small batches from the parse land in full row groups, in order, with only the file's
+    last one partly filled: a later checkpoint has nothing to merge and rewrite. DuckDB gets
+    back its own thread count afterwards."""
+    path = tmp_path / "events.log"
+    path.write_text("two and a half row groups of test events\n")
+    threads = _threads(store)
+    rows = 2 * ROW_GROUP_ROWS + 7_000
+    summary = ingest(store, ManyBatches(rows), [path])
+    assert summary.total("records") == rows
+    assert store.query("SELECT count(DISTINCT event_uid) FROM security_event") == [(rows,)]
+    assert _rows_per_row_group(store) == [ROW_GROUP_ROWS, ROW_GROUP_ROWS, 7_000]
+    assert _threads(store) == threads
+
+
+def test_a_bulk_insert_connector_keeps_every_duckdb_thread(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "events.log"
+    path.write_text("test events\n")
+    seen: list[int] = []
+    write = Store.write
+
+    def spy(self: Store, table: str, rows: pa.Table, file_id: str) -> tuple[int, int]:
+        seen.append(_threads(self))
+        return write(self, table, rows, file_id)
+
+    monkeypatch.setattr(Store, "write", spy)
+    store.query("SET threads = 2")
+    assert ingest(store, BulkBatches(12_000), [path]).total("records") == 12_000
+    assert seen == [2]  # one batch, written with the store's threads
+    seen.clear()
+    path.write_text("other test events\n")
+    assert ingest(store, ManyBatches(12_000, batch=4_000), [path]).total("duplicates") == 12_000
+    assert seen and set(seen) == {1}
+    assert _threads(store) == 2
+
+
+def test_one_writer_thread_restores_the_settings_after_a_failure(store: Store) -> None:
+    store.query("SET threads = 2")
+    with pytest.raises(RuntimeError), store.one_writer_thread():
+        assert _threads(store) == 1
+        raise RuntimeError("the parse failed")
+    assert _threads(store) == 2
+    assert store.query("SELECT current_setting('write_buffer_row_group_count')") != [(1,)]
+    with store.transaction(), store.one_writer_thread():
+        assert _threads(store) == 2  # left alone: a failed transaction could not restore it

@@ -18,6 +18,9 @@ class Connector(Protocol):
 
     A connector never raises for one bad record: it yields :class:`Rejected` and goes on.
     It raises :class:`carewarden.errors.SourceError` only when the whole file is unusable.
+    A connector whose parse costs less than the store's write sets the class attribute
+    ``bulk_insert = True``: :func:`carewarden.services.ingest.ingest` then inserts its rows
+    in large batches on every core instead of overlapping the writes with the parse.
     """
 
     name: ClassVar[str]

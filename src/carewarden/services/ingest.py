@@ -12,6 +12,7 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,10 @@ from carewarden.store.store import utcnow
 
 QUARANTINE_FLUSH = 10_000
 COALESCE_ROWS = 1_000_000
+# Rows per write while the parse goes on (half a DuckDB row group), and how many such
+# batches the parse may run ahead of the writes.
+OVERLAP_ROWS = 61_440
+OVERLAP_DEPTH = 4
 
 # progress(file, files_done, files_total, records_in_this_file)
 Progress = Callable[[Path, int, int, int], None]
@@ -213,10 +218,15 @@ def _write_file(
         store.quarantine(file_id, connector.name, str(path), pending)
         pending.clear()
 
+    # Most connectors parse slower than DuckDB writes: the writes overlap the parse, row
+    # group by row group on one DuckDB thread. One whose parse is cheaper than the write
+    # (``bulk_insert``) has its rows inserted in large batches on every core instead.
+    bulk = bool(getattr(connector, "bulk_insert", False))
+    rows, depth = (COALESCE_ROWS, 1) if bulk else (OVERLAP_ROWS, OVERLAP_DEPTH)
     try:
-        with store.transaction():
-            # The file is parsed on a thread of its own, a batch ahead of the writes.
-            for item in read_ahead(coalesce(connector.read(path))):
+        with nullcontext() if bulk else store.one_writer_thread(), store.transaction():
+            # The file is parsed on a thread of its own, ahead of the writes.
+            for item in read_ahead(coalesce(connector.read(path), rows), depth):
                 if isinstance(item, Batch):
                     written, skipped = store.write(item.table, item.rows, file_id)
                     outcome.tables[item.table] += written

@@ -559,3 +559,31 @@ def test_holds_any_agrees_with_a_plain_search(parts: list[bytes]) -> None:
     for common in (b"aN", b"Infi"):  # more candidates than are checked one by one
         many = common * 100 + data
         assert network._holds_any(many, words) == any(w in many for w in words)
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.binary(max_size=400).map(lambda b: b.replace(b"\r", b"")),
+    st.integers(min_value=1, max_value=64),
+    st.booleans(),
+)
+def test_blocks_hold_the_file_in_order_with_their_place(
+    tmp_path: Path, content: bytes, size: int, gzipped: bool
+) -> None:
+    """Blocks of any size, read from a plain or a gzip file, put back together are the file;
+    each starts at its byte offset and line number, and ends with a line end (but the last)."""
+    import gzip
+
+    path = tmp_path / ("lines.log.gz" if gzipped else "lines.log")
+    path.write_bytes(gzip.compress(content) if gzipped else content)
+    found = [b for b in blocks(path, size=size)]
+    assert all(isinstance(b, Block) for b in found)
+    data = [b.data for b in found if isinstance(b, Block)]
+    assert b"".join(data) == content
+    for block in found:
+        assert isinstance(block, Block)
+        assert block.offset == sum(len(d) for d in data[: found.index(block)])
+        assert block.number == 1 + content[: block.offset].count(b"\n")
+        assert block.data and (block.data.endswith(b"\n") or block is found[-1])

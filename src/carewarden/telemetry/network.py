@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import numpy as np
 import pyarrow as pa
@@ -182,36 +182,51 @@ def blocks(path: Path, size: int = BLOCK_BYTES) -> Iterator[Block | Rejected]:
     """The file in blocks of whole lines of about ``size`` bytes; a line over 1 MiB that no
     block can hold is rejected and skipped (one within a block is left to
     :meth:`Block.lines`)."""
-    with open_binary(path) as handle:
+    # The file is read into one reused buffer, and each block copied out of it once: a new
+    # bytes object per read, joined to the last read's tail and cut at its last line end,
+    # cost three fresh 4 MiB allocations (and their page faults) a block instead of one.
+    buffer = bytearray(size)
+    view = memoryview(buffer)
+    with open_binary(path) as opened:
+        handle = cast(io.BufferedIOBase, opened)  # a plain or gzip file: both read into
         number, offset, pending = 1, 0, b""
         while True:
-            chunk = handle.read(size)
-            data = pending + chunk if pending else chunk
-            if not chunk:
-                if data:
-                    yield Block(number, offset, data)
+            got = handle.readinto(view)
+            if not got:
+                if pending:
+                    yield Block(number, offset, pending)
                 return
-            cut = data.rfind(b"\n") + 1
+            cut = buffer.rfind(b"\n", 0, got) + 1
             if cut:
-                yield Block(number, offset, data[:cut])
-                number += _count_lines(data, cut)
-                offset += cut
-                pending = data[cut:]
+                data = b"".join((pending, view[:cut]))
+                yield Block(number, offset, data)
+                number += _count_lines(data, len(data))
+                offset += len(data)
+                pending = bytes(view[cut:got])
                 continue
-            if len(data) <= MAX_RECORD_BYTES:
-                pending = data
+            pending += view[:got]
+            if len(pending) <= MAX_RECORD_BYTES:
                 continue
-            yield Rejected(number, offset, "record larger than 1 MiB", preview(data))
+            yield Rejected(number, offset, "record larger than 1 MiB", preview(pending))
             number += 1
-            offset += len(data)
+            offset += len(pending)
             pending = b""
-            while chunk := handle.read(size):
-                end = chunk.find(b"\n")
-                if end >= 0:
-                    offset += end + 1
-                    pending = chunk[end + 1 :]
-                    break
-                offset += len(chunk)
+            while got := handle.readinto(view):
+                end = buffer.find(b"\n", 0, got)
+                if end < 0:
+                    offset += got
+                    continue
+                offset += end + 1
+                # What follows the rejected line: its whole lines make a block, the rest is
+                # pending (which never holds a line end).
+                rest = bytes(view[end + 1 : got])
+                cut = rest.rfind(b"\n") + 1
+                if cut:
+                    yield Block(number, offset, rest[:cut])
+                    number += _count_lines(rest, cut)
+                    offset += cut
+                pending = rest[cut:]
+                break
 
 
 def iso_time(value: object) -> dt.datetime:

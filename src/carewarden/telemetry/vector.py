@@ -6,7 +6,6 @@ exactly makes them answer None, and the block is then read line by line."""
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Mapping
 
 import pyarrow as pa
@@ -35,7 +34,7 @@ def read_json(data: bytes, schema: pa.Schema, lines: int) -> pa.Table | None:
     options = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
     try:
         table = pj.read_json(
-            io.BytesIO(data),
+            pa.BufferReader(data),  # zero-copy, where a BytesIO is read through Python
             read_options=pj.ReadOptions(use_threads=False, block_size=len(data) + 1),
             parse_options=options,
         )

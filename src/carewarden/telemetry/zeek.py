@@ -20,7 +20,6 @@ Sigma rules read a record as :func:`flat_fields`: Zeek's own field names (``id.o
 from __future__ import annotations
 
 import copy
-import io
 import re
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -614,7 +613,7 @@ def tsv_rows(block: Block, header: _Header, log: str) -> pa.Table | None:
     types = header.types if len(header.types) == len(fields) else ["string"] * len(fields)
     try:
         table = pcsv.read_csv(
-            io.BytesIO(block.data),
+            pa.BufferReader(block.data),  # zero-copy
             read_options=pcsv.ReadOptions(
                 column_names=fields, use_threads=False, block_size=len(block.data) + 1
             ),

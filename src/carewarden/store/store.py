@@ -20,6 +20,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from carewarden.errors import StoreBusyError, StoreError
 from carewarden.model import Rejected
@@ -155,7 +156,9 @@ class Store:
             store.migrate(up_to=migrate_to)
         return store
 
-    def _exec(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+    def _exec(
+        self, sql: str, params: list[Any] | dict[str, Any] | None = None
+    ) -> list[tuple[Any, ...]]:
         """Run one statement and consume its result (DuckDB refuses a new statement while a
         previous result is unread); returns the rows, e.g. ``[(n,)]`` for an INSERT."""
         return self.con.execute(sql, params or []).fetchall()
@@ -313,6 +316,21 @@ class Store:
         self._insert_arrow("quarantine", table)
 
     # -- writing rows --------------------------------------------------------------------
+    @contextmanager
+    def _incoming(self, rows: pa.Table) -> Iterator[None]:
+        """``rows`` as the view ``_incoming``, for one statement that reads it once.
+
+        Registered as a stream, which DuckDB copies as it reads. A registered Table stays
+        referenced by the transaction until it ends, dropped view or not (a catalog entry
+        lives as long as the transaction that changed it): every batch of a file stayed in
+        memory until its commit, and an ingest's memory grew with the file."""
+        stream = pa.RecordBatchReader.from_batches(rows.schema, rows.to_batches())
+        self.con.register("_incoming", stream)
+        try:
+            yield
+        finally:
+            self.con.unregister("_incoming")
+
     def write(self, table: str, rows: pa.Table, file_id: str) -> tuple[int, int]:
         """Write ``rows`` (columns named as the table's, without ``file_id``) from one file.
 
@@ -340,11 +358,8 @@ class Store:
             if file_id is None
             else (f"{cols}, file_id", f"{cols}, {_literal(file_id)}")
         )
-        self.con.register("_incoming", rows)
-        try:
+        with self._incoming(rows):
             self._exec(f"INSERT INTO {table} ({target}) SELECT {source} FROM _incoming")
-        finally:
-            self.con.unregister("_incoming")
         return int(rows.num_rows)
 
     def _upsert(self, table: str, rows: pa.Table, key: tuple[str, ...], file_id: str) -> int:
@@ -359,31 +374,27 @@ class Store:
             order = f"{at} DESC NULLS LAST, _pos DESC"
             match = " AND ".join(f"e.{k} = n.{k}" for k in key)
             newer = f"WHERE NOT EXISTS (SELECT 1 FROM {table} e WHERE {match} AND e.{at} > n.{at})"
-        self.con.register("_incoming", rows)
-        try:
+        with self._incoming(rows):
             # Last occurrence in the batch wins, as a later line of an export would.
             self._exec(
                 f"CREATE OR REPLACE TEMP TABLE _latest AS SELECT {cols} FROM "
                 f"(SELECT *, {_literal(file_id)} AS file_id FROM _incoming n {newer}) "
                 f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {order}) = 1"
             )
-            children = {**CHILD_TABLES, **VERSIONED_CHILDREN}
-            for child, (parent, parent_key) in children.items():
-                if parent == table:
-                    self._exec(
-                        f"DELETE FROM {child} WHERE {parent_key} IN "
-                        f"(SELECT {parent_key} FROM _latest)"
-                    )
-            self._exec(
-                f"DELETE FROM {table} WHERE ({keys}) IN (SELECT ({keys}) FROM _latest)"
-                if len(key) > 1
-                else f"DELETE FROM {table} WHERE {keys} IN (SELECT {keys} FROM _latest)"
-            )
-            self._exec(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _latest")
-            written = self._exec("SELECT count(*) FROM _latest")[0][0]
-            self._exec("DROP TABLE _latest")
-        finally:
-            self.con.unregister("_incoming")
+        children = {**CHILD_TABLES, **VERSIONED_CHILDREN}
+        for child, (parent, parent_key) in children.items():
+            if parent == table:
+                self._exec(
+                    f"DELETE FROM {child} WHERE {parent_key} IN (SELECT {parent_key} FROM _latest)"
+                )
+        self._exec(
+            f"DELETE FROM {table} WHERE ({keys}) IN (SELECT ({keys}) FROM _latest)"
+            if len(key) > 1
+            else f"DELETE FROM {table} WHERE {keys} IN (SELECT {keys} FROM _latest)"
+        )
+        self._exec(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _latest")
+        written = self._exec("SELECT count(*) FROM _latest")[0][0]
+        self._exec("DROP TABLE _latest")
         return int(written)
 
     def _insert_children(self, table: str, rows: pa.Table, file_id: str) -> int:
@@ -391,15 +402,12 @@ class Store:
         (children of a stale version, skipped by :meth:`_upsert`, are dropped too)."""
         parent, key = VERSIONED_CHILDREN[table]
         cols = ", ".join(f'"{c}"' for c in rows.column_names)
-        self.con.register("_incoming", rows)
-        try:
+        with self._incoming(rows):
             inserted = self._exec(
                 f"INSERT INTO {table} ({cols}, file_id) "
                 f"SELECT {cols}, {_literal(file_id)} FROM _incoming WHERE {key} IN "
                 f"(SELECT {key} FROM {parent} WHERE file_id = {_literal(file_id)})"
             )
-        finally:
-            self.con.unregister("_incoming")
         return int(inserted[0][0])
 
     def _append_new(
@@ -407,25 +415,21 @@ class Store:
     ) -> tuple[int, int]:
         cols = ", ".join(f'"{c}"' for c in rows.column_names)
         on = " AND ".join(f"e.{k} = n.{k}" for k in key)
-        self.con.register("_incoming", rows)
-        try:
-            # Checked against the rows of *other* files (those of this file are de-duplicated
-            # once, in finish_file) in the batch's time range; zone maps make finding none,
-            # the usual case, cheap, and then the insert needs no join at all.
-            span = (
-                f"e.file_id <> {_literal(file_id)} AND e.time BETWEEN "
-                "(SELECT min(time) FROM _incoming) AND (SELECT max(time) FROM _incoming)"
-            )
-            overlap = self._exec(f"SELECT EXISTS (SELECT 1 FROM {table} e WHERE {span})")
-            check = f"WHERE NOT EXISTS (SELECT 1 FROM {table} e WHERE {on} AND {span})"
-            inserted = self._exec(
-                f"INSERT INTO {table} ({cols}, file_id) "
-                f"SELECT {cols}, {_literal(file_id)} FROM _incoming n "
-                f"{check if overlap[0][0] else ''}"
-            )
-            written = int(inserted[0][0])
-        finally:
-            self.con.unregister("_incoming")
+        # Checked against the rows of *other* files (those of this file are de-duplicated
+        # once, in finish_file) in the batch's time range; zone maps make finding none, the
+        # usual case, cheap, and then the insert needs no join at all.
+        bounds = pc.min_max(rows["time"]).as_py()
+        times = {"lo": bounds["min"], "hi": bounds["max"]}
+        span = f"e.file_id <> {_literal(file_id)} AND e.time BETWEEN $lo AND $hi"
+        overlap = self._exec(f"SELECT EXISTS (SELECT 1 FROM {table} e WHERE {span})", times)
+        insert = f"INSERT INTO {table} ({cols}, file_id) SELECT {cols}, {_literal(file_id)}"
+        with self._incoming(rows):
+            if overlap[0][0]:
+                check = f"WHERE NOT EXISTS (SELECT 1 FROM {table} e WHERE {on} AND {span})"
+                inserted = self._exec(f"{insert} FROM _incoming n {check}", times)
+            else:
+                inserted = self._exec(f"{insert} FROM _incoming n")
+        written = int(inserted[0][0])
         return written, int(rows.num_rows) - written
 
     def finish_file(self, file_id: str) -> dict[str, int]:

@@ -587,3 +587,55 @@ def test_blocks_hold_the_file_in_order_with_their_place(
         assert block.offset == sum(len(d) for d in data[: found.index(block)])
         assert block.number == 1 + content[: block.offset].count(b"\n")
         assert block.data and (block.data.endswith(b"\n") or block is found[-1])
+
+
+def _flow_lines(count: int) -> list[bytes]:
+    return [
+        orjson.dumps(
+            {"timestamp": _ts(i), "event_type": "flow", "flow_id": i, "src_ip": "10.0.0.1",
+             "src_port": 40000 + i % 1000, "dest_ip": "10.0.0.2", "dest_port": 443,
+             "flow": {"state": "closed", "pkts_toserver": i}}
+        )
+        for i in range(count)
+    ]
+
+
+def test_a_truncated_gzip_keeps_the_lines_before_the_damage(tmp_path: Path) -> None:
+    """A truncated ``eve.json.gz`` (a copy cut short, a sensor that died mid-write) gives
+    every whole line that decompresses, as rows, and one reject saying why; nothing raises."""
+    import gzip
+    import zlib
+
+    packed = gzip.compress(b"\n".join(_flow_lines(40_000)) + b"\n")
+    path = tmp_path / "eve.json.gz"
+    path.write_bytes(packed[: len(packed) // 2])
+    whole_lines = zlib.decompressobj(wbits=31).decompress(path.read_bytes()).count(b"\n")
+
+    items = list(SuricataConnector().read(path))
+    rows = sum(i.rows.num_rows for i in items if isinstance(i, Batch))
+    rejects = [i for i in items if isinstance(i, Rejected)]
+    assert [r.error.split(":")[0] for r in rejects] == ["damaged compressed data"]
+    assert whole_lines - 256 <= rows <= whole_lines  # all but the last decompressed piece
+    assert rows > 10_000
+    assert rejects[0].line == rows + 1
+
+
+def test_a_corrupted_gzip_quarantines_what_it_cannot_read(tmp_path: Path) -> None:
+    """Bytes overwritten inside a ``conn.log.gz``: the lines before land, what decompresses
+    to garbage is quarantined line by line, and the damage the gzip check finds ends the
+    file with a reject; nothing raises."""
+    import gzip
+
+    lines = [b"#separator \\x09", b"#path\tconn", b"#fields\tts\tuid\tid.orig_h"]
+    lines += [f"{1709280000 + i}.5\tC{i}\t10.0.0.{i % 250}".encode() for i in range(60_000)]
+    packed = bytearray(gzip.compress(b"\n".join(lines) + b"\n"))
+    half = len(packed) // 2
+    packed[half : half + 64] = b"\xff" * 64
+    path = tmp_path / "conn.log.gz"
+    path.write_bytes(bytes(packed))
+
+    items = list(ZeekConnector().read(path))
+    rows = sum(i.rows.num_rows for i in items if isinstance(i, Batch))
+    rejects = [i for i in items if isinstance(i, Rejected)]
+    assert rows > 10_000
+    assert rejects and rejects[-1].error.startswith("damaged compressed data")

@@ -12,6 +12,7 @@ import datetime as dt
 import io
 import itertools
 import re
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,10 +179,30 @@ def _count_lines(data: bytes, end: int) -> int:
     return int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8, count=end) == _NEWLINE))
 
 
+def _fill(handle: io.BufferedIOBase, view: memoryview) -> tuple[int, str | None]:
+    """Read into ``view`` up to its size or the end of the file: (bytes read, None), or
+    (bytes read before the damage, why) for a damaged or truncated compressed file.
+
+    Read a piece at a time (``readinto1``: one read of a plain file, a few tens of KiB of a
+    gzip one), so what came before the damage is kept: one large read loses what it had
+    decompressed when it fails."""
+    got = 0
+    try:
+        while got < len(view):
+            piece = handle.readinto1(view[got:])
+            if not piece:
+                break
+            got += piece
+    except (OSError, EOFError, zlib.error) as exc:
+        return got, f"damaged compressed data: {exc}"
+    return got, None
+
+
 def blocks(path: Path, size: int = BLOCK_BYTES) -> Iterator[Block | Rejected]:
     """The file in blocks of whole lines of about ``size`` bytes; a line over 1 MiB that no
     block can hold is rejected and skipped (one within a block is left to
-    :meth:`Block.lines`)."""
+    :meth:`Block.lines`). A damaged or truncated ``.gz`` ends with the lines before the
+    damage and one reject for the rest."""
     # The file is read into one reused buffer, and each block copied out of it once: a new
     # bytes object per read, joined to the last read's tail and cut at its last line end,
     # cost three fresh 4 MiB allocations (and their page faults) a block instead of one.
@@ -191,11 +212,7 @@ def blocks(path: Path, size: int = BLOCK_BYTES) -> Iterator[Block | Rejected]:
         handle = cast(io.BufferedIOBase, opened)  # a plain or gzip file: both read into
         number, offset, pending = 1, 0, b""
         while True:
-            got = handle.readinto(view)
-            if not got:
-                if pending:
-                    yield Block(number, offset, pending)
-                return
+            got, damage = _fill(handle, view)
             cut = buffer.rfind(b"\n", 0, got) + 1
             if cut:
                 data = b"".join((pending, view[:cut]))
@@ -203,19 +220,32 @@ def blocks(path: Path, size: int = BLOCK_BYTES) -> Iterator[Block | Rejected]:
                 number += _count_lines(data, len(data))
                 offset += len(data)
                 pending = bytes(view[cut:got])
-                continue
-            pending += view[:got]
-            if len(pending) <= MAX_RECORD_BYTES:
+            else:
+                pending += view[:got]
+            if damage is not None:
+                yield Rejected(number, offset, damage, preview(pending) if pending else None)
+                return
+            if not got:
+                if pending:
+                    yield Block(number, offset, pending)
+                return
+            if cut or len(pending) <= MAX_RECORD_BYTES:
                 continue
             yield Rejected(number, offset, "record larger than 1 MiB", preview(pending))
             number += 1
             offset += len(pending)
             pending = b""
-            while got := handle.readinto(view):
+            while True:
+                got, damage = _fill(handle, view)
                 end = buffer.find(b"\n", 0, got)
                 if end < 0:
                     offset += got
-                    continue
+                    if damage is not None:
+                        yield Rejected(number, offset, damage, None)
+                        return
+                    if got:
+                        continue
+                    return
                 offset += end + 1
                 # What follows the rejected line: its whole lines make a block, the rest is
                 # pending (which never holds a line end).
@@ -226,6 +256,9 @@ def blocks(path: Path, size: int = BLOCK_BYTES) -> Iterator[Block | Rejected]:
                     number += _count_lines(rest, cut)
                     offset += cut
                 pending = rest[cut:]
+                if damage is not None:
+                    yield Rejected(number, offset, damage, preview(pending) if pending else None)
+                    return
                 break
 
 

@@ -18,6 +18,7 @@ from carewarden.connectors.fhir import FhirConnector
 from carewarden.model import Batch, Rejected
 from carewarden.services.ingest import ingest
 from carewarden.store import Store
+from carewarden.store.store import ROW_GROUP_ROWS
 from carewarden.tables import SCHEMAS
 
 TEMPLATE = (
@@ -236,8 +237,6 @@ def test_an_unreadable_file_fails_alone(
     assert "Permission denied" in str(failed[0].error)
     assert summary.tables["ehr_access"] == 5
 
-
-ROW_GROUP_ROWS = 122_880  # DuckDB's rows per row group
 
 
 class ManyBatches:

@@ -561,6 +561,25 @@ def test_holds_any_agrees_with_a_plain_search(parts: list[bytes]) -> None:
         assert network._holds_any(many, words) == any(w in many for w in words)
 
 
+@pytest.mark.parametrize("last_line_end", [b"\n", b""])
+def test_raw_column_holds_each_line_without_its_line_end(last_line_end: bytes) -> None:
+    lines = [b'{"a": 1}', b'{"b": "caf\xc3\xa9"}', b"{}"]
+    block = Block(1, 0, b"\n".join(lines) + last_line_end)
+    ends = block.line_ends()
+    assert ends is not None
+    assert network.raw_column(block, ends).to_pylist() == [line.decode() for line in lines]
+
+
+def test_raw_column_refuses_a_character_split_by_a_line_end() -> None:
+    """Each line must be UTF-8 on its own: an "é" cut in two by a line feed leaves both
+    lines invalid, although the lines put back to back without it would be valid."""
+    block = Block(1, 0, b'{"a": "\xc3\n\xa9"}\n')
+    ends = block.line_ends()
+    assert ends is not None
+    with pytest.raises(pa.ArrowInvalid):
+        network.raw_column(block, ends)
+
+
 @settings(
     max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

@@ -74,3 +74,19 @@ def test_cursors_and_row_batches_read_the_store(tmp_path: Path) -> None:
 def test_read_only_and_writable_at_once_in_one_process_fail_clearly(tmp_path: Path) -> None:
     with Store.open(tmp_path / "s"), pytest.raises(StoreError, match="cannot open store"):
         Store.open(tmp_path / "s", read_only=True)
+
+
+def test_a_folder_whose_name_holds_a_quote_opens(tmp_path: Path) -> None:
+    folder = tmp_path / "st. mary's store"
+    with Store.open(folder) as store:
+        store.query("CREATE TABLE marker AS SELECT 1 AS one")
+    with Store.open(folder, read_only=True) as store:
+        assert store.query("SELECT one FROM marker") == [(1,)]
+
+
+def test_a_file_that_is_no_database_fails_clearly(tmp_path: Path) -> None:
+    folder = tmp_path / "damaged"
+    folder.mkdir()
+    (folder / DB_FILE).write_bytes(b"not a database " * 1000)
+    with pytest.raises(StoreError, match=r"cannot open store .*not a valid DuckDB"):
+        Store.open(folder)

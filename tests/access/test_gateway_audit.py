@@ -118,9 +118,13 @@ def test_connector_paths_agree_on_gateway_events(tmp_path: Path) -> None:
     ], key=str)
 
 
-def _writer(folder: str, worker: int, count: int) -> None:
+def _writer(folder: str, worker: int, count: int, claimed: Any) -> None:
     spool = AuditSpool(Path(folder), fsync="never")
     for n in range(count):
+        if n == count // 2:
+            # Half written: go on only once the spool has been claimed at least once, so
+            # the second half must reopen it (however fast the first half went).
+            claimed.wait(timeout=30)
         spool.append({"resourceType": "AuditEvent", "id": f"{worker}-{n}",
                       "padding": "x" * (n % 7) * 300})
     spool.close()
@@ -131,13 +135,16 @@ def test_spool_keeps_every_record_under_concurrent_writers_and_claims(tmp_path: 
     exactly one file, whole."""
     workers, count = 4, 400
     context = multiprocessing.get_context("fork")
-    processes = [context.Process(target=_writer, args=(str(tmp_path), w, count))
+    first_claim = context.Event()
+    processes = [context.Process(target=_writer, args=(str(tmp_path), w, count, first_claim))
                  for w in range(workers)]
     for process in processes:
         process.start()
     claimed: set[Path] = set()
     while any(p.is_alive() for p in processes):
         claimed.update(claim(tmp_path))
+        if claimed:
+            first_claim.set()
     for process in processes:
         process.join()
         assert process.exitcode == 0

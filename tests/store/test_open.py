@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -12,15 +13,9 @@ from carewarden.store import Store
 from carewarden.store.store import DB_FILE, ROW_GROUP_ROWS
 
 
-def _row_groups(store: Store, table: str) -> list[int]:
-    found = store.query(
-        f"SELECT row_group_id, max(count) FROM pragma_storage_info('{table}') "
-        "WHERE column_id = 0 GROUP BY 1 ORDER BY 1"
-    )
-    return [int(rows) for _, rows in found]
-
-
-def test_tables_are_written_in_row_groups_of_the_store_size(tmp_path: Path) -> None:
+def test_tables_are_written_in_row_groups_of_the_store_size(
+    tmp_path: Path, rows_per_row_group: Callable[[Store, str], list[int]]
+) -> None:
     """DuckDB's default is 122,880 rows; the store writes ROW_GROUP_ROWS (a smaller last
     row group is compressed sooner after a file's parse ends)."""
     assert ROW_GROUP_ROWS < 122_880
@@ -28,7 +23,7 @@ def test_tables_are_written_in_row_groups_of_the_store_size(tmp_path: Path) -> N
         store.query(
             f"CREATE TABLE numbers AS SELECT range AS n FROM range({ROW_GROUP_ROWS * 2 + 5})"
         )
-        assert _row_groups(store, "numbers") == [ROW_GROUP_ROWS, ROW_GROUP_ROWS, 5]
+        assert rows_per_row_group(store, "numbers") == [ROW_GROUP_ROWS, ROW_GROUP_ROWS, 5]
 
 
 def test_the_store_file_opens_in_plain_duckdb(tmp_path: Path) -> None:

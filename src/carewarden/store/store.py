@@ -154,14 +154,12 @@ class Store:
             path.mkdir(parents=True, exist_ok=True)
         try:
             con = _connect(db, read_only)
-        except duckdb.IOException as exc:
-            if "lock" in str(exc).lower():
+        except duckdb.Error as exc:  # a lock, a damaged file, read-only beside writable…
+            if isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower():
                 raise StoreBusyError(
                     f"the store {path} is held for writing by another Carewarden process; "
                     "stop it or run this command read-only against a copy"
                 ) from exc
-            raise StoreError(f"cannot open store {path}: {exc}") from exc
-        except duckdb.Error as exc:
             raise StoreError(f"cannot open store {path}: {exc}") from exc
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET enable_progress_bar = false")  # ours is Rich's, on the terminal only

@@ -238,7 +238,6 @@ def test_an_unreadable_file_fails_alone(
     assert summary.tables["ehr_access"] == 5
 
 
-
 class ManyBatches:
     """Security events in small batches, as the network connectors yield them."""
 

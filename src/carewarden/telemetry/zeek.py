@@ -671,7 +671,9 @@ def _runs(path: Path) -> Iterator[tuple[Block, _Header] | Rejected]:
             header.read(found.group().rstrip(b"\r\n"))
             number += 1
             start = found.end()
-        if start < len(data):
+        if start == 0:
+            yield block, copy.copy(header)  # no header line: the block as read
+        elif start < len(data):
             yield Block(number, block.offset + start, data[start:]), copy.copy(header)
 
 

@@ -113,3 +113,26 @@ def test_read_ahead_stops_and_closes_the_producer_when_the_consumer_fails() -> N
     assert closed.is_set()
     assert produced <= 7  # bounded by the depth, not the input
     assert threading.active_count() == before
+
+
+def test_read_ahead_with_weights_runs_ahead_by_the_weight_not_the_count() -> None:
+    """Weighed items (rows of a batch) are produced ahead up to ``depth`` in weight, one item
+    at least even when it alone weighs more."""
+    produced: list[int] = []
+    ahead: list[int] = []
+
+    def items() -> Iterator[int]:
+        for weight in [10, 10, 10, 10, 50, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]:
+            produced.append(weight)
+            yield weight
+
+    consumed = 0
+    for weight in read_ahead(items(), depth=25, weigh=lambda w: w):
+        time.sleep(0.01)  # a slow consumer: the producer fills what it may
+        consumed += weight
+        ahead.append(sum(produced) - consumed)
+    assert consumed == sum(produced) == 105
+    # Queued: at most 25 in weight, or one heavier item; plus the one waiting to be queued.
+    # (Counted in items, 25 of them would be all 105 at once.)
+    assert ahead[0] <= 25 + 10
+    assert max(ahead) <= 25 + 50

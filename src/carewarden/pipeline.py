@@ -11,7 +11,6 @@ store while its next rows are parsed.
 from __future__ import annotations
 
 import os
-import queue
 import threading
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
@@ -68,33 +67,51 @@ class _End:
 _END = _End()
 
 
-def read_ahead(items: Iterator[T], depth: int = 1) -> Generator[T, None, None]:
+def read_ahead(
+    items: Iterator[T], depth: int = 1, weigh: Callable[[T], int] | None = None
+) -> Generator[T, None, None]:
     """``items``, produced on a thread of their own up to ``depth`` items ahead of the
-    consumer, so that producing the next item overlaps consuming this one. An exception of
-    the producer is raised here, after the items it produced before it. Closing this
-    iterator early (or an exception in the consumer) stops the producer at its next item
-    and closes ``items`` on the producer's thread."""
-    handoff: queue.Queue[T | BaseException | _End] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
+    consumer, so that producing the next item overlaps consuming this one; with ``weigh``,
+    up to items weighing ``depth`` in all (always one item, whatever its weight). An
+    exception of the producer is raised here, after the items it produced before it.
+    Closing this iterator early (or an exception in the consumer) stops the producer at its
+    next item and closes ``items`` on the producer's thread."""
+    buffer: deque[tuple[T | BaseException | _End, int]] = deque()
+    held = 0  # the weight in the buffer
+    stopped = False
+    changed = threading.Condition()
 
-    def offer(value: T | BaseException | _End) -> bool:
-        while not stop.is_set():
-            try:
-                handoff.put(value, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
+    def offer(value: T | BaseException | _End, weight: int) -> bool:
+        nonlocal held
+        with changed:
+            while buffer and held + weight > depth and not stopped:
+                changed.wait()
+            if stopped:
+                return False
+            buffer.append((value, weight))
+            held += weight
+            changed.notify_all()
+            return True
+
+    def take() -> T | BaseException | _End:
+        nonlocal held
+        with changed:
+            while not buffer:
+                changed.wait()
+            value, weight = buffer.popleft()
+            held -= weight
+            changed.notify_all()
+            return value
 
     def produce() -> None:
         try:
             for item in items:
-                if not offer(item):
+                if not offer(item, 1 if weigh is None else weigh(item)):
                     break
             else:
-                offer(_END)
+                offer(_END, 0)
         except BaseException as exc:  # handed to the consumer, raised there
-            offer(exc)
+            offer(exc, 0)
         finally:
             close = getattr(items, "close", None)
             if close is not None:
@@ -104,12 +121,14 @@ def read_ahead(items: Iterator[T], depth: int = 1) -> Generator[T, None, None]:
     producer.start()
     try:
         while True:
-            value = handoff.get()
+            value = take()
             if isinstance(value, _End):
                 return
             if isinstance(value, BaseException):
                 raise value
             yield value
     finally:
-        stop.set()
+        with changed:
+            stopped = True
+            changed.notify_all()
         producer.join()

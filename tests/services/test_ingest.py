@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import ClassVar
 
@@ -293,13 +293,20 @@ def test_a_bulk_insert_connector_keeps_every_duckdb_thread(
     path = tmp_path / "events.log"
     path.write_text("test events\n")
     seen: list[int] = []
-    write = Store.write
+    write, append_stream = Store.write, Store.append_stream
 
     def spy(self: Store, table: str, rows: pa.Table, file_id: str) -> tuple[int, int]:
         seen.append(_threads(self))
         return write(self, table, rows, file_id)
 
+    def stream_spy(
+        self: Store, table: str, schema: pa.Schema, batches: Iterable[pa.RecordBatch], file_id: str
+    ) -> tuple[int, int]:
+        seen.append(_threads(self))
+        return append_stream(self, table, schema, batches, file_id)
+
     monkeypatch.setattr(Store, "write", spy)
+    monkeypatch.setattr(Store, "append_stream", stream_spy)
     store.query("SET threads = 2")
     assert ingest(store, BulkBatches(12_000), [path]).total("records") == 12_000
     assert seen == [2]  # one batch, written with the store's threads
@@ -319,3 +326,66 @@ def test_one_writer_thread_restores_the_settings_after_a_failure(store: Store) -
     assert store.query("SELECT current_setting('write_buffer_row_group_count')") != [(1,)]
     with store.transaction(), store.one_writer_thread():
         assert _threads(store) == 2  # left alone: a failed transaction could not restore it
+
+
+class MixedItems(ManyBatches):
+    """Batches of security events with rejected lines between them, and a run of batches
+    without the ``class_uid`` column in the middle (another schema of the same table)."""
+
+    def read(self, path: Path) -> Iterator[Batch | Rejected]:
+        for number, item in enumerate(super().read(path)):
+            assert isinstance(item, Batch)
+            for bad in range(3):
+                yield Rejected(number * 3 + bad + 1, None, "not an event", "garbage")
+            if number in (2, 3):
+                yield Batch(item.table, item.rows.drop_columns(["class_uid"]))
+            else:
+                yield item
+
+
+def test_a_streamed_file_writes_its_quarantine_between_statements(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rejects met while a table's rows stream into the store are kept and written once the
+    stream pauses (every few of them here), a change of columns starts a new stream, and
+    progress is told as the rows arrive: every row and every reject lands once."""
+    from carewarden.services import ingest as ingest_module
+
+    monkeypatch.setattr(ingest_module, "QUARANTINE_FLUSH", 4)
+    streams: list[int] = []
+    append_stream = Store.append_stream
+
+    def counted(
+        self: Store, table: str, schema: pa.Schema, batches: Iterable[pa.RecordBatch], file_id: str
+    ) -> tuple[int, int]:
+        streams.append(len(schema))
+        return append_stream(self, table, schema, batches, file_id)
+
+    monkeypatch.setattr(Store, "append_stream", counted)
+    told: list[int] = []
+    path = tmp_path / "events.log"
+    path.write_text("events and garbage\n")
+    summary = ingest(store, MixedItems(8 * 500, batch=500), [path], lambda *a: told.append(a[3]))
+    assert summary.total("records") == 4_000 and summary.total("quarantined") == 24
+    assert store.query("SELECT count(*), count(DISTINCT line) FROM quarantine") == [(24, 24)]
+    assert store.query("SELECT count(*), count(class_uid) FROM security_event") == [(4_000, 3_000)]
+    assert len(streams) > 3 and set(streams) == {5, 4}  # paused for the quarantine, and
+    assert told == sorted(told) and told[-1] == 4_000 and len(set(told)) >= 8  # per batch
+
+
+def test_rows_already_stored_from_another_file_are_skipped_when_streamed(
+    store: Store, tmp_path: Path
+) -> None:
+    """A file whose events overlap an earlier file's (a re-exported window) adds only the
+    new ones and counts the others as duplicates, as the per-batch write does."""
+    first, second = tmp_path / "a.log", tmp_path / "b.log"
+    first.write_text("first\n")
+    second.write_text("second\n")
+    assert ingest(store, ManyBatches(6_000), [first]).total("records") == 6_000
+    summary = ingest(store, ManyBatches(9_000, batch=2_000), [second])
+    assert (summary.total("records"), summary.total("duplicates")) == (3_000, 6_000)
+    assert store.query("SELECT count(*), count(DISTINCT event_uid) FROM security_event") == [
+        (9_000, 9_000)
+    ]
+    counts = store.query("SELECT records, duplicates FROM source_file ORDER BY ingested_at")
+    assert counts == [(6_000, 0), (3_000, 6_000)]

@@ -11,8 +11,8 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import nullcontext
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import closing, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,14 +24,16 @@ from carewarden.errors import CarewardenError
 from carewarden.model import Batch, Rejected
 from carewarden.pipeline import read_ahead
 from carewarden.store import SourceFile, Store
-from carewarden.store.store import ROW_GROUP_ROWS, utcnow
+from carewarden.store.store import APPEND_TABLES, ROW_GROUP_ROWS, utcnow
 
 QUARANTINE_FLUSH = 10_000
 COALESCE_ROWS = 1_000_000
-# Rows per write while the parse goes on (one row group of the store: 30,720 or 122,880
-# measured no faster), and how many such batches the parse may run ahead of the writes.
+# Rows per write of a keyed table while the parse goes on (one row group of the store:
+# 30,720 or 122,880 measured no faster). Append-only tables are streamed instead.
 OVERLAP_ROWS = ROW_GROUP_ROWS
-OVERLAP_DEPTH = 4
+# How many rows the parse may run ahead of the writes: about two row groups, so that it
+# goes on while DuckDB compresses a full one (one row group measured slower, four no faster).
+OVERLAP_AHEAD = 2 * ROW_GROUP_ROWS
 
 # progress(file, files_done, files_total, records_in_this_file)
 Progress = Callable[[Path, int, int, int], None]
@@ -72,10 +74,13 @@ class IngestSummary:
 
 
 def coalesce(
-    items: Iterator[Batch | Rejected], rows: int = COALESCE_ROWS
+    items: Iterator[Batch | Rejected],
+    rows: int = COALESCE_ROWS,
+    passed: Collection[str] = (),
 ) -> Iterator[Batch | Rejected]:
     """Merge consecutive batches of one table up to ``rows`` rows: DuckDB writes a large
-    batch several times faster per row than many small ones (bench/ingest.py)."""
+    batch several times faster per row than many small ones (bench/ingest.py). Batches of
+    the tables in ``passed`` go through as they come."""
     pending: list[pa.Table] = []
     table: str | None = None
     size = 0
@@ -83,7 +88,10 @@ def coalesce(
         if isinstance(item, Batch):
             if table is not None and (item.table != table or size >= rows):
                 yield Batch(table, pa.concat_tables(pending))
-                pending, size = [], 0
+                table, pending, size = None, [], 0
+            if item.table in passed:
+                yield item
+                continue
             table = item.table
             pending.append(item.rows)
             size += item.rows.num_rows
@@ -91,6 +99,31 @@ def coalesce(
             yield item
     if table is not None and pending:
         yield Batch(table, pa.concat_tables(pending))
+
+
+def _weight(item: Batch | Rejected) -> int:
+    return item.rows.num_rows if isinstance(item, Batch) else 1
+
+
+class _Lookahead:
+    """A file's items, one of which can be put back: a streamed run of batches ends at the
+    first item it does not take, and the next reader starts with it."""
+
+    def __init__(self, items: Iterator[Batch | Rejected]) -> None:
+        self._items = items
+        self._back: Batch | Rejected | None = None
+
+    def __iter__(self) -> _Lookahead:
+        return self
+
+    def __next__(self) -> Batch | Rejected:
+        if self._back is not None:
+            item, self._back = self._back, None
+            return item
+        return next(self._items)
+
+    def put_back(self, item: Batch | Rejected) -> None:
+        self._back = item
 
 
 HEAD_BYTES = 1 << 20
@@ -211,37 +244,23 @@ def _write_file(
     total: int,
     progress: Progress | None,
 ) -> FileOutcome:
-    outcome = FileOutcome(path, "ingested")
-    pending: list[Rejected] = []
-
-    def flush_quarantine() -> None:
-        store.quarantine(file_id, connector.name, str(path), pending)
-        pending.clear()
-
+    writer = _FileWriter(store, connector.name, path, file_id, progress, (index, total))
+    outcome = writer.outcome
     # Most connectors parse slower than DuckDB writes: the writes overlap the parse, row
-    # group by row group on one DuckDB thread. One whose parse is cheaper than the write
-    # (``bulk_insert``) has its rows inserted in large batches on every core instead.
+    # group by row group on one DuckDB thread, each append-only table's rows streamed into
+    # one INSERT. One whose parse is cheaper than the write (``bulk_insert``) has its rows
+    # inserted in large batches on every core instead.
     bulk = bool(getattr(connector, "bulk_insert", False))
-    rows, depth = (COALESCE_ROWS, 1) if bulk else (OVERLAP_ROWS, OVERLAP_DEPTH)
     try:
         with nullcontext() if bulk else store.one_writer_thread(), store.transaction():
             # The file is parsed on a thread of its own, ahead of the writes.
-            for item in read_ahead(coalesce(connector.read(path), rows), depth):
-                if isinstance(item, Batch):
-                    written, skipped = store.write(item.table, item.rows, file_id)
-                    outcome.tables[item.table] += written
-                    outcome.records += written
-                    outcome.duplicates += skipped
-                    if progress:
-                        progress(path, index, total, outcome.records)
-                else:
-                    outcome.quarantined += 1
-                    if len(outcome.first_rejects) < 20:
-                        outcome.first_rejects.append(item)
-                    pending.append(item)
-                    if len(pending) >= QUARANTINE_FLUSH:
-                        flush_quarantine()
-            flush_quarantine()
+            if bulk:
+                items = read_ahead(coalesce(connector.read(path), COALESCE_ROWS))
+            else:
+                merged = coalesce(connector.read(path), OVERLAP_ROWS, passed=APPEND_TABLES)
+                items = read_ahead(merged, OVERLAP_AHEAD, weigh=_weight)
+            with closing(items):
+                writer.write_all(items, stream=not bulk)
             for table, repeats in store.finish_file(file_id).items():
                 outcome.tables[table] -= repeats
                 outcome.records -= repeats
@@ -268,3 +287,77 @@ def _write_file(
         # Rolled back already; report it with its path and keep going with the other files.
         return FileOutcome(path, "failed", error=f"{path}: {type(exc).__name__}: {exc}")
     return outcome
+
+
+class _FileWriter:
+    """Writes one file's items into the store, inside the file's transaction."""
+
+    def __init__(
+        self,
+        store: Store,
+        kind: str,
+        path: Path,
+        file_id: str,
+        progress: Progress | None,
+        position: tuple[int, int],
+    ) -> None:
+        self.store, self.kind, self.path, self.file_id = store, kind, path, file_id
+        self.progress, self.position = progress, position
+        self.outcome = FileOutcome(path, "ingested")
+        self.pending: list[Rejected] = []
+
+    def write_all(self, items: Iterator[Batch | Rejected], stream: bool) -> None:
+        """Every item; with ``stream``, each run of batches of an append-only table (of one
+        schema) as one streamed INSERT, the others batch by batch."""
+        source = _Lookahead(items)
+        for item in source:
+            if isinstance(item, Rejected):
+                self.reject(item)
+            elif stream and item.table in APPEND_TABLES:
+                source.put_back(item)
+                run = self._run(source, item.table, item.rows.schema)
+                written, skipped = self.store.append_stream(
+                    item.table, item.rows.schema, run, self.file_id
+                )
+                self._count(item.table, written, skipped)
+            else:
+                self._count(item.table, *self.store.write(item.table, item.rows, self.file_id))
+            if len(self.pending) >= QUARANTINE_FLUSH:
+                self.flush_quarantine()
+        self.flush_quarantine()
+
+    def _run(self, source: _Lookahead, table: str, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+        """The record batches of the items from ``source`` up to the first that is no batch
+        of ``table`` with ``schema`` (put back), or until the quarantine is to be written
+        (which can only be done between statements)."""
+        streamed = 0
+        for item in source:
+            if isinstance(item, Rejected):
+                self.reject(item)
+                if len(self.pending) >= QUARANTINE_FLUSH:
+                    return
+            elif item.table == table and item.rows.schema == schema:
+                yield from item.rows.to_batches()
+                streamed += item.rows.num_rows
+                if self.progress:
+                    self.progress(self.path, *self.position, self.outcome.records + streamed)
+            else:
+                source.put_back(item)
+                return
+
+    def _count(self, table: str, written: int, skipped: int) -> None:
+        self.outcome.tables[table] += written
+        self.outcome.records += written
+        self.outcome.duplicates += skipped
+        if self.progress:
+            self.progress(self.path, *self.position, self.outcome.records)
+
+    def reject(self, item: Rejected) -> None:
+        self.outcome.quarantined += 1
+        if len(self.outcome.first_rejects) < 20:
+            self.outcome.first_rejects.append(item)
+        self.pending.append(item)
+
+    def flush_quarantine(self) -> None:
+        self.store.quarantine(self.file_id, self.kind, str(self.path), self.pending)
+        self.pending.clear()

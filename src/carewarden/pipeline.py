@@ -15,7 +15,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -69,66 +69,103 @@ _END = _End()
 
 def read_ahead(
     items: Iterator[T], depth: int = 1, weigh: Callable[[T], int] | None = None
-) -> Generator[T, None, None]:
+) -> ReadAhead[T]:
     """``items``, produced on a thread of their own up to ``depth`` items ahead of the
     consumer, so that producing the next item overlaps consuming this one; with ``weigh``,
-    up to items weighing ``depth`` in all (always one item, whatever its weight). An
-    exception of the producer is raised here, after the items it produced before it.
-    Closing this iterator early (or an exception in the consumer) stops the producer at its
-    next item and closes ``items`` on the producer's thread."""
-    buffer: deque[tuple[T | BaseException | _End, int]] = deque()
-    held = 0  # the weight in the buffer
-    stopped = False
-    changed = threading.Condition()
+    up to items weighing ``depth`` in all (always one item, whatever its weight). The
+    producer starts at once, before the first item is asked for. An exception of the
+    producer is raised here, after the items it produced before it. Closing the iterator
+    (or dropping it, as when the consumer fails) stops the producer at its next item and
+    closes ``items`` on the producer's thread."""
+    return ReadAhead(items, depth, weigh)
 
-    def offer(value: T | BaseException | _End, weight: int) -> bool:
-        nonlocal held
-        with changed:
-            while buffer and held + weight > depth and not stopped:
-                changed.wait()
-            if stopped:
+
+class ReadAhead(Iterator[T]):
+    """The iterator :func:`read_ahead` returns."""
+
+    def __init__(self, items: Iterator[T], depth: int, weigh: Callable[[T], int] | None) -> None:
+        self._handoff: _Handoff[T] = _Handoff(depth)
+        self._ended = False
+        # The producer holds the handoff, not this object: dropping it stops the producer.
+        self._producer = threading.Thread(
+            target=_produce,
+            args=(self._handoff, items, weigh),
+            name="carewarden-read-ahead",
+            daemon=True,
+        )
+        self._producer.start()
+
+    def __next__(self) -> T:
+        if self._ended:
+            raise StopIteration
+        value = self._handoff.take()
+        if isinstance(value, _End):
+            self.close()
+            raise StopIteration
+        if isinstance(value, BaseException):
+            self.close()
+            raise value
+        return value
+
+    def close(self) -> None:
+        """Stop the producer (at its next item) and wait for it."""
+        self._ended = True
+        self._handoff.stop()
+        if self._producer is not threading.current_thread():
+            self._producer.join()
+
+    def __del__(self) -> None:
+        if not self._ended:
+            self.close()
+
+
+class _Handoff(Generic[T]):
+    """Items from the producer to the consumer, up to a weight."""
+
+    def __init__(self, depth: int) -> None:
+        self.depth = depth
+        self.buffer: deque[tuple[T | BaseException | _End, int]] = deque()
+        self.held = 0  # the weight in the buffer
+        self.stopped = False
+        self.changed = threading.Condition()
+
+    def offer(self, value: T | BaseException | _End, weight: int) -> bool:
+        """Queue ``value`` once there is room; False when the consumer has stopped."""
+        with self.changed:
+            while self.buffer and self.held + weight > self.depth and not self.stopped:
+                self.changed.wait()
+            if self.stopped:
                 return False
-            buffer.append((value, weight))
-            held += weight
-            changed.notify_all()
+            self.buffer.append((value, weight))
+            self.held += weight
+            self.changed.notify_all()
             return True
 
-    def take() -> T | BaseException | _End:
-        nonlocal held
-        with changed:
-            while not buffer:
-                changed.wait()
-            value, weight = buffer.popleft()
-            held -= weight
-            changed.notify_all()
+    def take(self) -> T | BaseException | _End:
+        with self.changed:
+            while not self.buffer:
+                self.changed.wait()
+            value, weight = self.buffer.popleft()
+            self.held -= weight
+            self.changed.notify_all()
             return value
 
-    def produce() -> None:
-        try:
-            for item in items:
-                if not offer(item, 1 if weigh is None else weigh(item)):
-                    break
-            else:
-                offer(_END, 0)
-        except BaseException as exc:  # handed to the consumer, raised there
-            offer(exc, 0)
-        finally:
-            close = getattr(items, "close", None)
-            if close is not None:
-                close()
+    def stop(self) -> None:
+        with self.changed:
+            self.stopped = True
+            self.changed.notify_all()
 
-    producer = threading.Thread(target=produce, name="carewarden-read-ahead", daemon=True)
-    producer.start()
+
+def _produce(handoff: _Handoff[T], items: Iterator[T], weigh: Callable[[T], int] | None) -> None:
     try:
-        while True:
-            value = take()
-            if isinstance(value, _End):
-                return
-            if isinstance(value, BaseException):
-                raise value
-            yield value
+        for item in items:
+            if not handoff.offer(item, 1 if weigh is None else weigh(item)):
+                break
+        else:
+            handoff.offer(_END, 0)
+    except BaseException as exc:  # handed to the consumer, raised there
+        handoff.offer(exc, 0)
     finally:
-        with changed:
-            stopped = True
-            changed.notify_all()
-        producer.join()
+        close = getattr(items, "close", None)
+        if close is not None:
+            close()

@@ -17,7 +17,7 @@ import pytest
 from carewarden.connectors.fhir import FhirConnector
 from carewarden.model import Batch, Rejected
 from carewarden.services.ingest import ingest
-from carewarden.store import Store
+from carewarden.store import SourceFile, Store
 from carewarden.store.store import ROW_GROUP_ROWS
 from carewarden.tables import SCHEMAS
 
@@ -389,3 +389,96 @@ def test_rows_already_stored_from_another_file_are_skipped_when_streamed(
     ]
     counts = store.query("SELECT records, duplicates FROM source_file ORDER BY ingested_at")
     assert counts == [(6_000, 0), (3_000, 6_000)]
+
+
+class Logged(ManyBatches):
+    """Security events, one id range per file (by its name), logging when each file's parse
+    starts and ends."""
+
+    def __init__(self, rows: int, log: list[str], batch: int = 5_000) -> None:
+        super().__init__(rows, batch)
+        self.log = log
+
+    def discover(self, path: Path) -> list[Path]:
+        return sorted(path.glob("*.log"))
+
+    def read(self, path: Path) -> Iterator[Batch | Rejected]:
+        self.log.append(f"read {path.stem}")
+        offset = int(path.stem.split("-")[-1]) * self.rows
+        try:
+            for item in super().read(path):
+                assert isinstance(item, Batch)
+                uids = [f"test:{offset + int(u.as_py().split(':')[1])}" for u in item.rows[0]]
+                yield Batch(item.table, item.rows.set_column(0, "event_uid", pa.array(uids)))
+        finally:
+            self.log.append(f"closed {path.stem}")
+
+
+class LoggedBulk(Logged):
+    bulk_insert: ClassVar[bool] = True
+
+
+def _log_commits(monkeypatch: pytest.MonkeyPatch, log: list[str]) -> None:
+    record_file = Store.record_file
+
+    def logged(self: Store, source: SourceFile) -> None:
+        log.append(f"recorded {Path(source.path).stem}")
+        record_file(self, source)
+
+    monkeypatch.setattr(Store, "record_file", logged)
+
+
+def test_the_next_file_is_parsed_while_this_one_is_committed(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each file lands whole in its own transaction, and the next file's parse has already
+    begun when the previous one is committed; a bulk connector goes one file at a time."""
+    for n in range(3):
+        (tmp_path / f"part-{n}.log").write_text(f"part {n}\n")
+    log: list[str] = []
+    _log_commits(monkeypatch, log)
+    summary = ingest(store, Logged(12_000, log), [tmp_path])
+    assert [f.status for f in summary.files] == ["ingested"] * 3
+    assert summary.total("records") == 36_000 and summary.total("duplicates") == 0
+    assert log.index("read part-1") < log.index("recorded part-0")
+    assert log.index("read part-2") < log.index("recorded part-1")
+    assert store.query("SELECT count(*), count(DISTINCT event_uid) FROM security_event") == [
+        (36_000, 36_000)
+    ]
+    assert store.query("SELECT records FROM source_file ORDER BY path") == [(12_000,)] * 3
+    log.clear()
+    for n in range(3, 5):
+        (tmp_path / f"part-{n}.log").write_text(f"part {n}\n")
+    ingest(store, LoggedBulk(12_000, log), [tmp_path])
+    one_at_a_time = [f"{step} part-{n}" for n in (3, 4) for step in ("read", "closed", "recorded")]
+    assert log == one_at_a_time
+
+
+def test_a_file_parsed_ahead_but_already_ingested_is_skipped(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file after a new one had the same content as one stored before: its parse, begun
+    ahead, is stopped, and it is reported as already ingested. A file that fails after it
+    is rolled back alone."""
+    first = tmp_path / "first"
+    first.mkdir()
+    (first / "part-0.log").write_text("same\n")
+    log: list[str] = []
+    assert ingest(store, Logged(8_000, log), [first]).total("records") == 8_000
+    (tmp_path / "part-2.log").write_text("same\n")  # the same content, later in order
+    (tmp_path / "part-1.log").write_text("new\n")
+    (tmp_path / "part-3.log").write_text("unreadable\n")
+    (tmp_path / "part-3.log").chmod(0)
+    if os.access(tmp_path / "part-3.log", os.R_OK):  # root reads anything: make it a folder
+        (tmp_path / "part-3.log").unlink()
+        (tmp_path / "part-3.log").mkdir()
+    log.clear()
+    summary = ingest(store, Logged(8_000, log), [tmp_path])  # not first/: *.log only
+    statuses = {f.path.name: f.status for f in summary.files}
+    assert statuses == {
+        "part-1.log": "ingested", "part-2.log": "already ingested", "part-3.log": "failed"
+    }  # fmt: skip
+    assert "read part-2" in log and "closed part-2" in log  # parsed ahead, then stopped
+    assert store.query("SELECT count(*), count(DISTINCT event_uid) FROM security_event") == [
+        (16_000, 16_000)
+    ]

@@ -1,15 +1,16 @@
 """Telemetry ingest throughput: records per second, parse alone and into a store.
 
     python bench/telemetry.py [--records 500000] [--repeat 3] [--workdir DIR]
-        [--only suricata,zeek,zeek-json] [--no-per-line]
+        [--only suricata,zeek,zeek-json] [--no-per-line] [--random-addresses] [--files N]
 
 Writes a syslog file (a mix of sshd successes and failures, sudo, cron, kernel lines in
 RFC 3164 without PRI, RFC 5424 with structured data, CEF firewall and IDS records) and an
 osquery result log (differential events, batched differentials and snapshots of process,
 socket, file and user tables), two Suricata EVE files (flow, dns, http, tls and alert
 events: ``suricata`` compact, about 275 bytes a record; ``suricata-full`` as Suricata 7
-writes them by default, about 600 bytes) and a Zeek ``conn.log`` in TSV and in JSON, of
-``--records`` records each, then times, per
+writes them by default, about 670 bytes) and a Zeek ``conn.log`` in TSV and in JSON, of
+``--records`` records each (the network ones between a hospital's hosts, see
+:class:`Addresses`), then times, per
 connector, the connector alone (lines to Arrow batches of ``security_event``) and a full
 ingest into a fresh store (parse, de-duplication by event id, DuckDB write). Figures are
 medians over ``--repeat`` runs, per wall-clock second and per CPU-second of the process (DuckDB's
@@ -117,21 +118,45 @@ def osquery_lines(count: int, rng: random.Random) -> list[bytes]:
 T0 = 1_740_787_200.0  # 2025-03-01 00:00 UTC
 
 
-def _ip(rng: random.Random, inside: bool) -> str:
+def _random_ip(rng: random.Random, inside: bool) -> str:
     if inside:
         return f"10.{rng.randrange(20, 90)}.{rng.randrange(1, 12)}.{rng.randrange(10, 250)}"
     first, last = rng.randrange(1, 223), rng.randrange(1, 255)
     return f"{first}.{rng.randrange(256)}.{rng.randrange(256)}.{last}"
 
 
-def eve_lines(count: int, rng: random.Random) -> list[bytes]:
+class Addresses:
+    """The hosts of the generated traffic.
+
+    By default a hospital's: 2,000 internal hosts and 30,000 outside ones, each side drawn
+    by popularity (the k-th most common about 1/k as often as the first), as servers, DNS
+    resolvers and cloud services dominate real flows. ``random`` draws every address at
+    random instead: nearly every one is new, the worst case for the store's compression of
+    the address columns (a tenth slower for full-size EVE)."""
+
+    def __init__(self, rng: random.Random, random_addresses: bool = False) -> None:
+        self.rng = rng
+        self.pools: tuple[list[str], list[str]] | None = None
+        if not random_addresses:
+            inside = list(dict.fromkeys(_random_ip(rng, True) for _ in range(2_100)))[:2_000]
+            outside = list(dict.fromkeys(_random_ip(rng, False) for _ in range(30_500)))
+            self.pools = inside, outside[:30_000]
+
+    def pick(self, inside: bool) -> str:
+        if self.pools is None:
+            return _random_ip(self.rng, inside)
+        pool = self.pools[0] if inside else self.pools[1]
+        return pool[int(len(pool) ** self.rng.random()) - 1]  # rank k: about 1/k as often
+
+
+def eve_lines(count: int, rng: random.Random, hosts: Addresses) -> list[bytes]:
     out: list[bytes] = []
     for n in range(count):
         second = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(T0 + n / 50))
         ts = f"{second}.{n % 1000000:06d}+0000"
         base = {
-            "timestamp": ts, "flow_id": n, "in_iface": "eth1", "src_ip": _ip(rng, True),
-            "src_port": 1024 + n % 60000, "dest_ip": _ip(rng, n % 3 == 0),
+            "timestamp": ts, "flow_id": n, "in_iface": "eth1", "src_ip": hosts.pick(True),
+            "src_port": 1024 + n % 60000, "dest_ip": hosts.pick(n % 3 == 0),
             "dest_port": (443, 53, 80, 104, 2575)[n % 5], "proto": "TCP",
         }  # fmt: skip
         kind = n % 10
@@ -154,16 +179,16 @@ def eve_lines(count: int, rng: random.Random) -> list[bytes]:
     return out
 
 
-def eve_full_lines(count: int, rng: random.Random) -> list[bytes]:
+def eve_full_lines(count: int, rng: random.Random, hosts: Addresses) -> list[bytes]:
     """EVE records as Suricata 7 writes them with its default eve-log settings (flow and
     tcp sections, community id, alert metadata, DNS v2 answers, TLS certificate fields,
-    HTTP headers): about 600 bytes a record, against about 275 for :func:`eve_lines`."""
+    HTTP headers): about 670 bytes a record, against about 275 for :func:`eve_lines`."""
     out: list[bytes] = []
     for n in range(count):
         second = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(T0 + n / 50))
         ts = f"{second}.{n % 1000000:06d}+0000"
         end = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(T0 + n / 50 + 5))
-        src, dst = _ip(rng, True), _ip(rng, n % 3 == 0)
+        src, dst = hosts.pick(True), hosts.pick(n % 3 == 0)
         sport, dport = 1024 + n % 60000, (443, 53, 80, 104, 2575)[n % 5]
         base: dict[str, object] = {
             "timestamp": ts, "flow_id": 1_000_000_000_000 + n * 7919, "in_iface": "ens192",
@@ -223,28 +248,28 @@ ZEEK_HEADER = (
 )
 
 
-def zeek_lines(count: int, rng: random.Random) -> list[bytes]:
+def zeek_lines(count: int, rng: random.Random, hosts: Addresses) -> list[bytes]:
     return [
         (
-            f"{T0 + n / 50:.6f}\tC{n:x}\t{_ip(rng, True)}\t{1024 + n % 60000}\t"
-            f"{_ip(rng, n % 3 == 0)}\t{(443, 53, 80, 104, 2575)[n % 5]}\t"
+            f"{T0 + n / 50:.6f}\tC{n:x}\t{hosts.pick(True)}\t{1024 + n % 60000}\t"
+            f"{hosts.pick(n % 3 == 0)}\t{(443, 53, 80, 104, 2575)[n % 5]}\t"
             f"{'udp' if n % 5 == 1 else 'tcp'}\t-\t0.{n % 999:03d}\t{n % 9000}\t{n % 7000}\tSF"
         ).encode()
         for n in range(count)
     ]
 
 
-def zeek_json_lines(count: int, rng: random.Random) -> list[bytes]:
+def zeek_json_lines(count: int, rng: random.Random, hosts: Addresses) -> list[bytes]:
     """The same connections as Zeek writes them with ``LogAscii::use_json=T``."""
-    return [orjson.dumps(record) for record in zeek_json_records(count, rng)]
+    return [orjson.dumps(record) for record in zeek_json_records(count, rng, hosts)]
 
 
-def zeek_json_records(count: int, rng: random.Random) -> list[dict[str, object]]:
+def zeek_json_records(count: int, rng: random.Random, hosts: Addresses) -> list[dict[str, object]]:
     out: list[dict[str, object]] = []
     for n in range(count):
         out.append(
-            {"_path": "conn", "ts": T0 + n / 50, "uid": f"C{n:x}", "id.orig_h": _ip(rng, True),
-             "id.orig_p": 1024 + n % 60000, "id.resp_h": _ip(rng, n % 3 == 0),
+            {"_path": "conn", "ts": T0 + n / 50, "uid": f"C{n:x}", "id.orig_h": hosts.pick(True),
+             "id.orig_p": 1024 + n % 60000, "id.resp_h": hosts.pick(n % 3 == 0),
              "id.resp_p": (443, 53, 80, 104, 2575)[n % 5],
              "proto": "udp" if n % 5 == 1 else "tcp", "duration": (n % 999) / 1000,
              "orig_bytes": n % 9000, "resp_bytes": n % 7000, "conn_state": "SF"}
@@ -255,8 +280,31 @@ def zeek_json_records(count: int, rng: random.Random) -> list[dict[str, object]]
 def parse_only(connector: Connector, path: Path) -> tuple[float, float, int]:
     """(wall seconds, CPU seconds of this process, rows) of the connector alone."""
     started, cpu = time.perf_counter(), time.process_time()
-    rows = sum(i.rows.num_rows for i in connector.read(path) if isinstance(i, Batch))
+    rows = sum(
+        item.rows.num_rows
+        for found in connector.discover(path)
+        for item in connector.read(found)
+        if isinstance(item, Batch)
+    )
     return time.perf_counter() - started, time.process_time() - cpu, rows
+
+
+def write_log(path: Path, lines: list[bytes], files: int, header: bytes = b"") -> Path:
+    """``lines`` as the file ``path``, or with ``files`` > 1 as that many files of
+    consecutive lines in a folder named after it (as a sensor rotates its logs), each with
+    ``header``; returns the path to ingest."""
+    if files <= 1:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(header + b"\n".join(lines) + b"\n")
+        return path
+    folder = path.parent / f"{path.name}-{files}-files"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    size = -(-len(lines) // files)
+    for n in range(files):
+        part = folder / f"{path.stem}-{n:03d}{path.suffix}"
+        part.write_bytes(header + b"\n".join(lines[n * size : (n + 1) * size]) + b"\n")
+    return folder
 
 
 def into_store(
@@ -285,6 +333,19 @@ def main() -> None:
         "--only", default="", help="comma-separated connectors to time (default: all)"
     )
     parser.add_argument(
+        "--files",
+        type=int,
+        default=1,
+        help="write each network log as this many files of consecutive records, in a folder "
+        "(rotated logs), instead of one",
+    )
+    parser.add_argument(
+        "--random-addresses",
+        action="store_true",
+        help="draw every network address at random (the worst case for the store) instead "
+        "of from a hospital's hosts",
+    )
+    parser.add_argument(
         "--no-per-line",
         action="store_true",
         help="skip timing the network connectors' per-line path (for the ratio)",
@@ -293,22 +354,21 @@ def main() -> None:
     work = args.workdir or Path(tempfile.mkdtemp(prefix="carewarden-telemetry-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     rng = random.Random(7)
+    hosts = Addresses(random.Random(11), random_addresses=args.random_addresses)
     syslog_path = work / "bench-syslog.log"
     syslog_path.write_text("\n".join(syslog_lines(args.records, rng)) + "\n")
     reference = dt.datetime(2025, 12, 31, tzinfo=dt.UTC).timestamp()
     os.utime(syslog_path, (reference, reference))
     osquery_path = work / "osqueryd.results.log"
     osquery_path.write_bytes(b"\n".join(osquery_lines(args.records, rng)) + b"\n")
-    eve_path = work / "eve.json"
-    eve_path.write_bytes(b"\n".join(eve_lines(args.records, rng)) + b"\n")
-    eve_full_path = work / "full" / "eve.json"
-    eve_full_path.parent.mkdir(exist_ok=True)
-    eve_full_path.write_bytes(b"\n".join(eve_full_lines(args.records, rng)) + b"\n")
-    conn_path = work / "conn.log"
-    conn_path.write_bytes(ZEEK_HEADER.encode() + b"\n".join(zeek_lines(args.records, rng)) + b"\n")
-    conn_json_path = work / "json" / "conn.log"
-    conn_json_path.parent.mkdir(exist_ok=True)
-    conn_json_path.write_bytes(b"\n".join(zeek_json_lines(args.records, rng)) + b"\n")
+    files = args.files
+    eve_path = write_log(work / "eve.json", eve_lines(args.records, rng, hosts), files)
+    full_lines = eve_full_lines(args.records, rng, hosts)
+    eve_full_path = write_log(work / "full" / "eve.json", full_lines, files)
+    conn_lines = zeek_lines(args.records, rng, hosts)
+    conn_path = write_log(work / "conn.log", conn_lines, files, ZEEK_HEADER.encode())
+    conn_json_lines = zeek_json_lines(args.records, rng, hosts)
+    conn_json_path = write_log(work / "json" / "conn.log", conn_json_lines, files)
     makers: dict[str, tuple[Callable[[], Connector], Path]] = {
         "syslog": (SyslogConnector, syslog_path),
         "osquery": (OsqueryConnector, osquery_path),
@@ -334,8 +394,10 @@ def main() -> None:
         parsed = [parse_only(make(), path) for _ in range(args.repeat)]
         stored = [into_store(make, path, work / name, run) for run in range(args.repeat)]
         records = stored[0][2]
-        size = path.stat().st_size / 1e6
-        print(f"{name}: {records:,} records ({size:,.0f} MB), median of {args.repeat}")
+        logs = sorted(path.iterdir()) if path.is_dir() else [path]
+        size = sum(log.stat().st_size for log in logs) / 1e6
+        where = f"{len(logs)} files, " if len(logs) > 1 else ""
+        print(f"{name}: {records:,} records ({where}{size:,.0f} MB), median of {args.repeat}")
         medians = {}
         for label, runs in (("parse", parsed), ("into the store", stored)):
             wall = statistics.median(r[0] for r in runs)

@@ -457,28 +457,29 @@ def test_the_next_file_is_parsed_while_this_one_is_committed(
 def test_a_file_parsed_ahead_but_already_ingested_is_skipped(
     store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The file after a new one had the same content as one stored before: its parse, begun
-    ahead, is stopped, and it is reported as already ingested. A file that fails after it
-    is rolled back alone."""
+    """A file that looks like one stored before (size and first MiB) is not parsed ahead; one
+    that turns out, at its turn, to repeat the file just before it has its parse stopped.
+    Both are reported as already ingested, and a file that fails after them fails alone."""
     first = tmp_path / "first"
     first.mkdir()
-    (first / "part-0.log").write_text("same\n")
+    (first / "part-0.log").write_text("stored before\n")
     log: list[str] = []
     assert ingest(store, Logged(8_000, log), [first]).total("records") == 8_000
-    (tmp_path / "part-2.log").write_text("same\n")  # the same content, later in order
     (tmp_path / "part-1.log").write_text("new\n")
-    (tmp_path / "part-3.log").write_text("unreadable\n")
-    (tmp_path / "part-3.log").chmod(0)
-    if os.access(tmp_path / "part-3.log", os.R_OK):  # root reads anything: make it a folder
-        (tmp_path / "part-3.log").unlink()
-        (tmp_path / "part-3.log").mkdir()
+    (tmp_path / "part-2.log").write_text("stored before\n")
+    (tmp_path / "part-3.log").write_text("also new\n")
+    (tmp_path / "part-4.log").write_text("also new\n")  # the same content as part-3
+    (tmp_path / "part-5.log").mkdir()  # cannot be read as a file
     log.clear()
     summary = ingest(store, Logged(8_000, log), [tmp_path])  # not first/: *.log only
-    statuses = {f.path.name: f.status for f in summary.files}
-    assert statuses == {
-        "part-1.log": "ingested", "part-2.log": "already ingested", "part-3.log": "failed"
-    }  # fmt: skip
-    assert "read part-2" in log and "closed part-2" in log  # parsed ahead, then stopped
+    statuses = [(f.path.name, f.status) for f in summary.files]
+    assert statuses == [
+        ("part-1.log", "ingested"), ("part-2.log", "already ingested"),
+        ("part-3.log", "ingested"), ("part-4.log", "already ingested"),
+        ("part-5.log", "failed"),
+    ]  # fmt: skip
+    assert "read part-2" not in log
+    assert "read part-4" in log and "closed part-4" in log  # parsed ahead, then stopped
     assert store.query("SELECT count(*), count(DISTINCT event_uid) FROM security_event") == [
-        (16_000, 16_000)
+        (24_000, 24_000)
     ]

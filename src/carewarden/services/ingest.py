@@ -185,7 +185,7 @@ def ingest(
     """Ingest every file the connector finds under ``paths``; one bad file never stops the rest."""
     files = discover(connector, paths)
     summary = IngestSummary(kind=connector.name)
-    parses = _Parses(connector, files)
+    parses = _Parses(store, connector, files)
     try:
         for index, path in enumerate(files):
             outcome = _ingest_file(store, connector, path, index, parses, progress)
@@ -215,16 +215,24 @@ class _Parses:
     """The next file's parse, started as soon as this one's has ended: the store then still
     writes this file's last row group, checks it for repeats and commits it, on one core
     (about 0.3 s a file of full-size Suricata EVE). Not for ``bulk_insert`` connectors, whose
-    inserts use every core. A file found already ingested at its turn drops its parse."""
+    inserts use every core, nor for a file whose size and first MiB are those of a file
+    already ingested (it is hashed whole before any parse). A file found already ingested
+    at its turn all the same (the same content as the file before it) drops its parse."""
 
-    def __init__(self, connector: Connector, files: Sequence[Path]) -> None:
-        self.connector, self.files = connector, files
+    def __init__(self, store: Store, connector: Connector, files: Sequence[Path]) -> None:
+        self.store, self.connector, self.files = store, connector, files
         self.enabled = not getattr(connector, "bulk_insert", False)
         self.ahead: tuple[Path, ReadAhead[Batch | Rejected]] | None = None
 
     def start_after(self, index: int) -> None:
-        if self.enabled and self.ahead is None and index + 1 < len(self.files):
-            following = self.files[index + 1]
+        if not self.enabled or self.ahead is not None or index + 1 >= len(self.files):
+            return
+        following = self.files[index + 1]
+        try:
+            size, head = following.stat().st_size, head_hash(following)
+        except OSError:
+            return  # reported at its turn
+        if not self.store.may_have_content(self.connector.name, size, head):
             self.ahead = following, _parse(self.connector, following)
 
     def take(self, path: Path) -> ReadAhead[Batch | Rejected] | None:

@@ -85,7 +85,6 @@ class ReadAhead(Iterator[T]):
 
     def __init__(self, items: Iterator[T], depth: int, weigh: Callable[[T], int] | None) -> None:
         self._handoff: _Handoff[T] = _Handoff(depth)
-        self._ended = False
         # The producer holds the handoff, not this object: dropping it stops the producer.
         self._producer = threading.Thread(
             target=_produce,
@@ -94,6 +93,7 @@ class ReadAhead(Iterator[T]):
             daemon=True,
         )
         self._producer.start()
+        self._ended = False
 
     def __next__(self) -> T:
         if self._ended:
@@ -115,7 +115,7 @@ class ReadAhead(Iterator[T]):
             self._producer.join()
 
     def __del__(self) -> None:
-        if not self._ended:
+        if not getattr(self, "_ended", True):  # unset: the thread never started
             self.close()
 
 

@@ -270,6 +270,21 @@ def _threads(store: Store) -> int:
     return int(store.query("SELECT current_setting('threads')")[0][0])
 
 
+def _watch_streams(
+    monkeypatch: pytest.MonkeyPatch, note: Callable[[Store, pa.Schema], object]
+) -> None:
+    """Call ``note(store, schema)`` at each streamed write, before it runs."""
+    append_stream = Store.append_stream
+
+    def watched(
+        self: Store, table: str, schema: pa.Schema, batches: Iterable[pa.RecordBatch], file_id: str
+    ) -> tuple[int, int]:
+        note(self, schema)
+        return append_stream(self, table, schema, batches, file_id)
+
+    monkeypatch.setattr(Store, "append_stream", watched)
+
+
 def test_writes_overlapping_the_parse_fill_each_row_group_before_the_next(
     store: Store, tmp_path: Path, rows_per_row_group: Callable[[Store, str], list[int]]
 ) -> None:
@@ -293,20 +308,14 @@ def test_a_bulk_insert_connector_keeps_every_duckdb_thread(
     path = tmp_path / "events.log"
     path.write_text("test events\n")
     seen: list[int] = []
-    write, append_stream = Store.write, Store.append_stream
+    write = Store.write
 
     def spy(self: Store, table: str, rows: pa.Table, file_id: str) -> tuple[int, int]:
         seen.append(_threads(self))
         return write(self, table, rows, file_id)
 
-    def stream_spy(
-        self: Store, table: str, schema: pa.Schema, batches: Iterable[pa.RecordBatch], file_id: str
-    ) -> tuple[int, int]:
-        seen.append(_threads(self))
-        return append_stream(self, table, schema, batches, file_id)
-
     monkeypatch.setattr(Store, "write", spy)
-    monkeypatch.setattr(Store, "append_stream", stream_spy)
+    _watch_streams(monkeypatch, lambda opened, schema: seen.append(_threads(opened)))
     store.query("SET threads = 2")
     assert ingest(store, BulkBatches(12_000), [path]).total("records") == 12_000
     assert seen == [2]  # one batch, written with the store's threads
@@ -353,15 +362,7 @@ def test_a_streamed_file_writes_its_quarantine_between_statements(
 
     monkeypatch.setattr(ingest_module, "QUARANTINE_FLUSH", 4)
     streams: list[int] = []
-    append_stream = Store.append_stream
-
-    def counted(
-        self: Store, table: str, schema: pa.Schema, batches: Iterable[pa.RecordBatch], file_id: str
-    ) -> tuple[int, int]:
-        streams.append(len(schema))
-        return append_stream(self, table, schema, batches, file_id)
-
-    monkeypatch.setattr(Store, "append_stream", counted)
+    _watch_streams(monkeypatch, lambda opened, schema: streams.append(len(schema)))
     told: list[int] = []
     path = tmp_path / "events.log"
     path.write_text("events and garbage\n")

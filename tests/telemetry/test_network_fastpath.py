@@ -561,14 +561,16 @@ def test_the_non_standard_number_search_agrees_with_a_regular_expression(
     parts: list[bytes],
 ) -> None:
     """At even and odd offsets, at the very start and end, after spaces and signs, and with
-    many false starts (``Information``, ``fileinfo``)."""
+    many false starts (``Information``, ``fileinfo``); the compiled search (where built)
+    and the numpy one."""
+    searches = [network._json_nan_or_infinity, network._json_nan_or_infinity_numpy]
     data = b"".join(parts)
     expected = NON_STANDARD_NUMBER.search(data) is not None
-    assert network._json_nan_or_infinity(data) == expected
+    assert [search(data) for search in searches] == [expected] * 2
     for common in (b"aN", b"nf", b"Information ", b": x"):
         many = common * 100 + data
         expected = NON_STANDARD_NUMBER.search(many) is not None
-        assert network._json_nan_or_infinity(many) == expected
+        assert [search(many) for search in searches] == [expected] * 2
 
 
 @pytest.mark.parametrize("value", [b"NaN", b"-NaN", b"Inf", b"-Inf", b"Infinity", b" -Infinity"])

@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO, Protocol, cast
 
 import numpy as np
 import pyarrow as pa
@@ -25,6 +25,30 @@ from blake3 import blake3
 from carewarden.connectors.base import MAX_RECORD_BYTES, open_binary
 from carewarden.model import Rejected, preview
 from carewarden.telemetry.ocsf import OcsfClass
+
+
+class Native(Protocol):
+    """The compiled helpers (``_native.c``): both run without the GIL."""
+
+    def digests(self, data: memoryview | bytes, offsets: np.ndarray, out: np.ndarray) -> None:
+        """BLAKE3 (16 bytes) of each record of up to 1 KiB, written to ``out``."""
+
+    def json_nonstandard_number(self, data: bytes) -> bool:
+        """:func:`_json_nan_or_infinity`."""
+
+
+def _load_native() -> Native | None:
+    """The compiled helpers, None where the install found no C compiler (setup.py): the
+    same work is then done in Python and numpy, with the same results, slower."""
+    try:
+        from carewarden.telemetry import _native
+    except ImportError:  # pragma: no cover - depends on the install
+        return None
+    return _native
+
+
+native = _load_native()
+BATCH_RECORD_BYTES = 1024  # one BLAKE3 chunk: the longest record native.digests hashes
 
 _OFFSET = re.compile(r"([+-]\d\d)(\d\d)$")
 _FRACTION = re.compile(r"\.(\d{7,})")
@@ -112,7 +136,14 @@ def _json_nan_or_infinity(data: bytes) -> bool:
     """Whether ``data`` may hold one of the non-standard JSON numbers ``NaN``, ``Inf`` or
     ``Infinity``, signed or not, as a value (after ``:``, ``,`` or ``[`` and any spaces):
     Arrow's JSON reader accepts them, in the fields it skips too, and ``orjson`` refuses
-    them. In a string, such text is a false alarm that only sends the block line by line.
+    them. In a string, such text is a false alarm that only sends the block line by line."""
+    if native is None:
+        return _json_nan_or_infinity_numpy(data)
+    return native.json_nonstandard_number(data)
+
+
+def _json_nan_or_infinity_numpy(data: bytes) -> bool:
+    """:func:`_json_nan_or_infinity` where the compiled helpers are not built.
 
     Several times faster than a regular expression: the last two bytes of ``NaN`` and of
     ``Inf`` are looked for with numpy, as one 16-bit number at both alignments (``aN`` and
@@ -179,17 +210,9 @@ def uid_column(prefix: str, records: pa.Array | pa.ChunkedArray) -> pa.StringArr
     wide = pa.types.is_large_string(records.type)
     ends = np.frombuffer(records.buffers()[1], dtype=np.int64 if wide else np.int32)[
         records.offset : records.offset + len(records) + 1
-    ].tolist()
+    ]
     data = memoryview(records.buffers()[2]) if len(records) else memoryview(b"")
-    # One hasher, reset after each record: a fifth faster than a new hasher per record.
-    hasher = blake3()
-    update, digest, reset = hasher.update, hasher.digest, hasher.reset
-    parts: list[bytes] = []
-    for a, b in itertools.pairwise(ends):
-        update(data[a:b])
-        parts.append(digest(16))
-        reset()
-    digests = b"".join(parts)
+    digests = record_digests(data, ends)
     head = f"{prefix}:".encode()
     width = len(head) + 32
     out = np.empty((len(records), width), dtype=np.uint8)
@@ -199,6 +222,33 @@ def uid_column(prefix: str, records: pa.Array | pa.ChunkedArray) -> pa.StringArr
     return pa.StringArray.from_buffers(
         len(records), pa.py_buffer(offsets), pa.py_buffer(out.tobytes())
     )
+
+
+def record_digests(data: memoryview, ends: np.ndarray) -> bytes:
+    """The first 16 bytes of the BLAKE3 hash of each record ``data[ends[i]:ends[i + 1]]``,
+    back to back."""
+    if native is None:
+        return _digests_one_by_one(data, ends.tolist())
+    offsets = ends.astype(np.int64)
+    out = np.empty(16 * (len(offsets) - 1), dtype=np.uint8)
+    native.digests(data, offsets, out)  # the records of up to one BLAKE3 chunk
+    for i in np.flatnonzero(np.diff(offsets) > BATCH_RECORD_BYTES).tolist():
+        out[16 * i : 16 * i + 16] = np.frombuffer(
+            blake3(data[offsets[i] : offsets[i + 1]]).digest(16), dtype=np.uint8
+        )
+    return out.tobytes()
+
+
+def _digests_one_by_one(data: memoryview, ends: list[int]) -> bytes:
+    # One hasher, reset after each record: a fifth faster than a new hasher per record.
+    hasher = blake3()
+    update, digest, reset = hasher.update, hasher.digest, hasher.reset
+    parts: list[bytes] = []
+    for a, b in itertools.pairwise(ends):
+        update(data[a:b])
+        parts.append(digest(16))
+        reset()
+    return b"".join(parts)
 
 
 def _newlines(data: bytes, end: int) -> np.ndarray:

@@ -3,14 +3,16 @@ early stops that leave no thread behind."""
 
 from __future__ import annotations
 
+import os
 import random
+import sys
 import threading
 import time
 from collections.abc import Iterator
 
 import pytest
 
-from carewarden.pipeline import ordered_map, read_ahead
+from carewarden.pipeline import PARSE_NICENESS, ordered_map, read_ahead
 
 
 def _slow_square(n: int) -> int:
@@ -65,6 +67,19 @@ def test_ordered_map_closed_early_starts_nothing_more() -> None:
     assert [next(results)[0] for _ in range(3)] == [0, 1, 2]
     results.close()
     assert len(started) <= 6
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="per-thread niceness is Linux's")
+def test_ordered_map_works_below_the_callers_priority() -> None:
+    """The parse threads yield the CPU to the thread they feed (the store's writer)."""
+
+    def niceness(_: int) -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    mine = niceness(0)
+    seen = {n for _, n in ordered_map(niceness, range(8), threads=2)}
+    assert seen == {min(19, mine + PARSE_NICENESS)}
+    assert niceness(0) == mine, "the caller's own priority is left as it was"
 
 
 def test_read_ahead_keeps_order_and_overlaps() -> None:

@@ -6,8 +6,10 @@ takes the other one."""
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import numpy as np
+import orjson
 import pyarrow as pa
 import pytest
 from blake3 import blake3
@@ -132,3 +134,160 @@ def test_batch_digests_refuse_a_read_only_output() -> None:
     assert network.native is not None
     with pytest.raises(TypeError):
         network.native.digests(b"ab", np.array([0, 2], dtype=np.int64), bytes(16))
+
+
+# json_keep_keys: lines of JSON with only the members a reader asks for.
+
+_SPEC: network.KeepSpec = (
+    (b"a", None),
+    (b"b", ((b"x", None), (b"y", ((b"z", None),)))),
+    (b"long_key_name_", None),
+)
+
+
+def _trimmed(value: Any, spec: network.KeepSpec | None) -> Any:
+    """What the trim keeps of a parsed value (the specification, in Python)."""
+    if spec is None:
+        return value
+    if isinstance(value, dict):
+        kept = dict(spec)
+        return {k: _trimmed(v, kept[k.encode()]) for k, v in value.items() if k.encode() in kept}
+    if isinstance(value, list):
+        return [_trimmed(v, spec) for v in value]
+    return value
+
+
+_KEYS = st.sampled_from(["a", "b", "x", "y", "z", "long_key_name_", "long_key_name_2", "c", "é"])
+_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(1 << 63), max_value=(1 << 64) - 1),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=12),
+)
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(_KEYS, inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+_OBJECTS = st.dictionaries(_KEYS, _VALUES, max_size=6)
+# Text spliced into a line: JSON's syntax, what orjson refuses, what only the trim refuses.
+_SPLICES = st.sampled_from(
+    [b" ", b"\t", b",", b":", b"{", b"}", b"[", b"]", b'"', b"\\", b"\\u", b"\\ud800",
+     b"\\uDC00", b"\\x", b"\x01", b"\x7f", b"\xc3\xa9", b"\xff", b"1e400", b"01", b"-",
+     b"1234567890123456789012", b".5", b"1.", b"1e123", b"tru", b"nul", b"NaN", b"\r",
+     b"\x0b", b"\x00", b'"a":1', b'"b":{', b',"a":'],
+)  # fmt: skip
+
+
+@st.composite
+def _lines(draw: st.DrawFn) -> bytes:
+    line = orjson.dumps(draw(_OBJECTS))
+    if draw(st.booleans()):  # blanks between tokens, as some writers put them
+        line = line.replace(b":", b": ").replace(b",", b" ,\t")
+    for _ in range(draw(st.integers(0, 2))):
+        at = draw(st.integers(0, len(line)))
+        cut = draw(st.integers(0, 2))
+        line = line[:at] + draw(_SPLICES) + line[at + cut :]
+    return line.replace(b"\n", b"")
+
+
+def _utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+@needs_native
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(_lines(), min_size=1, max_size=6), st.booleans())
+def test_a_trimmed_line_was_json_orjson_reads_and_keeps_what_the_spec_asks(
+    lines: list[bytes], last_line_end: bool
+) -> None:
+    """Differential, against orjson (the per-line path): a line the trim changes was valid
+    JSON for orjson, and its trim holds exactly the members the spec keeps; a line it does
+    not vouch for is left as it was. (Bytes that are not UTF-8 are the caller's to find:
+    such a block is read line by line.)"""
+    assert network.native is not None
+    data = b"\n".join(lines) + (b"\n" if last_line_end else b"")
+    out = network.native.json_keep_keys(data, _SPEC)
+    assert out.count(b"\n") == data.count(b"\n")
+    for line, kept in zip(lines, out.split(b"\n"), strict=False):
+        if kept == line or not _utf8(line):
+            continue
+        parsed = orjson.loads(line)  # raises where the trim vouched for what orjson refuses
+        assert orjson.loads(kept) == _trimmed(parsed, _SPEC)
+
+
+@needs_native
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"a":"\\ud83d\\ude00","c":1}',  # surrogate escapes, even paired
+        b'{"\\u0061":1,"c":1}',  # an escaped key
+        b'{"a":1,"c":12345678901234567890}',  # a number orjson reads as a float
+        b'{"a":1,"c":1e100}',  # a three-digit exponent
+        b'{"a":1,"c":"\x1f"}',  # a control character
+        b'{"a":1,"c":' + b"[" * 70 + b"]" * 70 + b"}",  # deeper than 64
+        b'{"a":1,\r"c":1}',  # whitespace other than spaces and tabs
+        b'{"a":1,"c":1} x',  # text after the object
+        b'[{"a":1,"c":1}]',  # not an object
+        b'{"a":1,"c":NaN}',
+        b'{"a":1,"c":[1,]}',
+    ],
+)
+def test_a_line_the_trim_does_not_vouch_for_is_kept_whole(line: bytes) -> None:
+    assert network.native is not None
+    assert network.native.json_keep_keys(line + b"\n" + line, _SPEC) == line + b"\n" + line
+
+
+@needs_native
+def test_the_trim_keeps_nested_members_and_the_objects_of_lists() -> None:
+    assert network.native is not None
+    line = (
+        b'{ "c": {"a": 1}, "a" :\t[1, {"x": 2}], "b": {"x": {"q": 1}, "w": 2, '
+        b'"y": [{"z": "\xc3\xa9", "q": [true, null]}, 3, {}]}, "long_key_name_": -0.5e-7}'
+    )
+    assert network.native.json_keep_keys(line, _SPEC) == (
+        b'{"a":[1, {"x": 2}],"b":{"x":{"q": 1},"y":[{"z":"\xc3\xa9"},3,{}]},'
+        b'"long_key_name_":-0.5e-7}'
+    )
+
+
+@needs_native
+def test_the_trim_refuses_a_spec_of_another_shape() -> None:
+    assert network.native is not None
+    for spec in ([(b"a", None)], ((b"a",),), (("a", None),), ((b"a", [(b"x", None)]),)):
+        with pytest.raises(TypeError, match="spec"):
+            network.native.json_keep_keys(b"{}", spec)  # type: ignore[arg-type]
+
+
+def test_only_long_lines_are_trimmed_for_the_reader(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Below TRIM_FROM_BYTES a line on average the trim costs more than it saves; without
+    the compiled helpers there is no trim."""
+    short = network.Block(1, 0, b'{"a":1,"c":2}\n{"a":3,"c":4}\n')
+    assert network.json_for_reader(short, 2, _SPEC) is short.data
+    monkeypatch.setattr(network, "TRIM_FROM_BYTES", 10)
+    expected = b'{"a":1}\n{"a":3}\n' if network.native is not None else short.data
+    assert network.json_for_reader(short, 2, _SPEC) == expected
+    monkeypatch.setattr(network, "native", None)
+    assert network.json_for_reader(short, 2, _SPEC) is short.data
+
+
+def test_the_keep_spec_follows_the_reader_schema() -> None:
+    schema = pa.schema(
+        [
+            ("a", pa.string()),
+            ("b", pa.struct([("x", pa.int64()), ("q", pa.list_(pa.struct([("r", pa.string())])))])),
+            ("c", pa.list_(pa.string())),
+        ]
+    )
+    assert network.keep_spec(schema) == (
+        (b"a", None),
+        (b"b", ((b"x", None), (b"q", ((b"r", None),)))),
+        (b"c", None),
+    )

@@ -26,15 +26,22 @@ from carewarden.connectors.base import MAX_RECORD_BYTES, open_binary
 from carewarden.model import Rejected, preview
 from carewarden.telemetry.ocsf import OcsfClass
 
+# What ``json_keep_keys`` keeps of a JSON object: its wanted keys, each with what to keep of
+# its value (None: all of it).
+KeepSpec = tuple[tuple[bytes, "KeepSpec | None"], ...]
+
 
 class Native(Protocol):
-    """The compiled helpers (``_native.c``): both run without the GIL."""
+    """The compiled helpers (``_native.c``): all run without the GIL."""
 
     def digests(self, data: memoryview | bytes, offsets: np.ndarray, out: np.ndarray) -> None:
         """BLAKE3 (16 bytes) of each record of up to 1 KiB, written to ``out``."""
 
     def json_nonstandard_number(self, data: bytes) -> bool:
         """:func:`_json_nan_or_infinity`."""
+
+    def json_keep_keys(self, data: bytes, spec: KeepSpec) -> bytes:
+        """:func:`json_for_reader`: each line with only what ``spec`` keeps."""
 
 
 def _load_native() -> Native | None:
@@ -181,6 +188,39 @@ def _pairs(data: bytes, pair: bytes) -> np.ndarray:
         if hits.any():
             found.append(np.flatnonzero(hits) * 2 + shift)
     return np.concatenate(found) if found else np.empty(0, dtype=np.intp)
+
+
+# JSON lines longer than this on average are trimmed to the fields a reader asks for before
+# pyarrow parses them. Measured per record: Suricata 7 EVE (670 bytes, a third of it kept)
+# 0.5 us cheaper; compact EVE (275 bytes, most of it kept) 0.1 us dearer.
+TRIM_FROM_BYTES = 400
+
+
+def keep_spec(fields: pa.Schema | pa.StructType) -> KeepSpec:
+    """What :func:`json_for_reader` keeps of a JSON object read with ``fields``: nested
+    structs keep their own fields, lists their items' (other values whole)."""
+
+    def of(type_: pa.DataType) -> KeepSpec | None:
+        if pa.types.is_struct(type_):
+            return keep_spec(type_)
+        if pa.types.is_list(type_) or pa.types.is_large_list(type_):
+            return of(type_.value_type)
+        return None
+
+    return tuple((field.name.encode(), of(field.type)) for field in fields)
+
+
+def json_for_reader(block: Block, lines: int, spec: KeepSpec) -> bytes:
+    """The block's JSON lines with only the members ``spec`` keeps, at every level, for
+    pyarrow's JSON reader, which tokenizes every byte of a line, the fields it is not asked
+    for too. Only where the compiled helpers are built and the lines are long (above), else
+    the block as it is. Each line is kept whole where the trim cannot vouch that what it
+    would drop is JSON orjson accepts (the trim is stricter than orjson), so the reader
+    refuses (and the block goes line by line) exactly where it would have: the rows are
+    the same."""
+    if native is None or len(block.data) < TRIM_FROM_BYTES * lines:
+        return block.data
+    return native.json_keep_keys(block.data, spec)
 
 
 def raw_column(block: Block, ends: np.ndarray) -> pa.StringArray:

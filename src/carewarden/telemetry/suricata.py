@@ -29,6 +29,8 @@ from carewarden.telemetry.network import (
     flatten,
     integer,
     iso_time,
+    json_for_reader,
+    keep_spec,
     raw_column,
     row,
     text,
@@ -194,6 +196,9 @@ EVE_FIELDS = pa.schema(
 )
 
 
+EVE_KEEP = keep_spec(EVE_FIELDS)
+
+
 def block_rows(block: Block) -> tuple[pa.Table, int] | None:
     """The ``security_event`` rows of a block of EVE lines and how many ``stats`` records it
     held, computed column-wise; None where any line needs the per-line path (bad JSON, a
@@ -202,7 +207,7 @@ def block_rows(block: Block) -> tuple[pa.Table, int] | None:
     ends = block.line_ends()
     if ends is None:
         return None
-    events = V.read_json(block.data, EVE_FIELDS, len(ends))
+    events = V.read_json(json_for_reader(block, len(ends), EVE_KEEP), EVE_FIELDS, len(ends))
     if events is None:
         return None
     kind = events["event_type"]

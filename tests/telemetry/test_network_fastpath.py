@@ -515,14 +515,19 @@ def test_fuzzed_zeek_json_both_paths_agree(
 ) -> None:
     path = tmp_path_factory.mktemp("zeekjson") / f"{log}.log"
     path.write_bytes(b"\n".join(orjson.dumps(r) for r in records) + b"\n")
-    fast_reader, slow_reader = ZeekConnector(), ZeekConnector(columnwise=False)
-    fast, slow = list(fast_reader.read(path)), list(slow_reader.read(path))
-    assert _rejects(fast) == _rejects(slow)
-    assert fast_reader.ignored == slow_reader.ignored
-    if [i for i in slow if isinstance(i, Batch)]:
-        assert _table(fast).to_pylist() == _table(slow).to_pylist()
-    else:
-        assert not [i for i in fast if isinstance(i, Batch)]
+    slow_reader = ZeekConnector(columnwise=False)
+    slow = list(slow_reader.read(path))
+    for trim_from in (network.TRIM_FROM_BYTES, 0):  # as for EVE: short lines, trimmed or not
+        fast_reader = ZeekConnector()
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(network, "TRIM_FROM_BYTES", trim_from)
+            fast = list(fast_reader.read(path))
+        assert _rejects(fast) == _rejects(slow)
+        assert fast_reader.ignored == slow_reader.ignored
+        if [i for i in slow if isinstance(i, Batch)]:
+            assert _table(fast).to_pylist() == _table(slow).to_pylist()
+        else:
+            assert not [i for i in fast if isinstance(i, Batch)]
 
 
 def test_zeek_json_records_without_path_take_the_file_log_in_every_block(

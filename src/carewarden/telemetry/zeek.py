@@ -41,6 +41,8 @@ from carewarden.telemetry.network import (
     blocks,
     epoch_time,
     flatten,
+    json_for_reader,
+    keep_spec,
     raw_column,
     row,
     text,
@@ -553,7 +555,7 @@ def json_rows(
         return None
     guess = header.path or hint or named
     schema, nests = _json_schema(guess)
-    records = V.read_json(block.data, schema, len(ends))
+    records = V.read_json(json_for_reader(block, len(ends), keep_spec(schema)), schema, len(ends))
     if records is None or any(records[n].null_count != len(ends) for n in nests):
         return None
     logs = pc.coalesce(V.text(_array(records["_path"])), pa.scalar(header.path or named))

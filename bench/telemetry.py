@@ -36,6 +36,7 @@ from carewarden.connectors.base import Connector
 from carewarden.model import Batch
 from carewarden.services.ingest import ingest
 from carewarden.store import Store
+from carewarden.telemetry import network
 from carewarden.telemetry.osquery import OsqueryConnector
 from carewarden.telemetry.suricata import SuricataConnector
 from carewarden.telemetry.syslog import SyslogConnector
@@ -388,6 +389,10 @@ def main() -> None:
     only = {n.strip() for n in args.only.split(",") if n.strip()}
     if only - set(makers):
         parser.error(f"--only: unknown connector(s) {', '.join(sorted(only - set(makers)))}")
+    # The network connectors' compiled helpers, where the install built them (setup.py):
+    # without them, the same work is done in Python and numpy, slower.
+    built = "built" if network.native is not None else "not built (no C compiler found)"
+    print(f"compiled helpers (carewarden.telemetry._native): {built}")
     for name, (make, path) in makers.items():
         if only and name not in only:
             continue

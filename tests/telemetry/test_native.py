@@ -78,9 +78,9 @@ def test_uid_column_is_the_same_without_the_compiled_helpers(
         monkeypatch.setattr(network, "native", None)
         assert network.uid_column("suricata", column).equals(compiled)
         monkeypatch.undo()
-        assert compiled[0].as_py() == "suricata:" + blake3(
-            column[0].as_py().encode()
-        ).hexdigest()[:32]
+        assert (
+            compiled[0].as_py() == "suricata:" + blake3(column[0].as_py().encode()).hexdigest()[:32]
+        )
 
 
 @needs_native
@@ -167,9 +167,7 @@ _SCALARS = st.one_of(
 )
 _VALUES = st.recursive(
     _SCALARS,
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=3), st.dictionaries(_KEYS, inner, max_size=4)
-    ),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(_KEYS, inner, max_size=4)),
     max_leaves=12,
 )
 _OBJECTS = st.dictionaries(_KEYS, _VALUES, max_size=6)
@@ -291,3 +289,232 @@ def test_the_keep_spec_follows_the_reader_schema() -> None:
         (b"b", ((b"x", None), (b"q", ((b"r", None),)))),
         (b"c", None),
     )
+
+
+# json_columns: the columns of a reader's schema read by the compiled scan must be the ones
+# pyarrow's JSON reader gives, or None (the reader is then asked).
+_COLUMNS_SCHEMA = pa.schema(
+    [
+        ("a", pa.string()),
+        ("n", pa.int64()),
+        (
+            "b",
+            pa.struct(
+                [
+                    ("x", pa.string()),
+                    ("y", pa.list_(pa.struct([("z", pa.string()), ("k", pa.int64())]))),
+                ]
+            ),
+        ),
+        ("long_key_name_", pa.string()),
+    ]
+)
+_COLUMNS_SPEC = network.column_spec(_COLUMNS_SCHEMA)
+_COLUMN_KEYS = st.sampled_from(
+    ["a", "n", "b", "x", "y", "z", "k", "long_key_name_", "long_key_name_2", "c", "é"]
+)
+_COLUMN_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(_COLUMN_KEYS, inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+# Escapes the scan decodes or refuses, and what the trim's fuzz splices in.
+_COLUMN_SPLICES = st.one_of(
+    _SPLICES,
+    st.sampled_from([b"\\u00e9", b"\\u20AC", b"\\u0041", b"\\/", b"\\n", b"\\u0000", b"-0"]),
+)
+
+
+_TEXT_OR_NULL = st.one_of(st.none(), st.text(max_size=12))
+_INT_OR_NULL = st.one_of(st.none(), st.integers(min_value=-(1 << 63), max_value=(1 << 63) - 1))
+# Objects of the schema's types, with members it does not read: most of these blocks are read.
+_TYPED_OBJECTS = st.fixed_dictionaries(
+    {},
+    optional={
+        "a": _TEXT_OR_NULL,
+        "n": _INT_OR_NULL,
+        "c": _COLUMN_VALUES,
+        "long_key_name_": _TEXT_OR_NULL,
+        "b": st.one_of(
+            st.none(),
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "x": _TEXT_OR_NULL,
+                    "c": _COLUMN_VALUES,
+                    "y": st.one_of(
+                        st.none(),
+                        st.lists(
+                            st.one_of(
+                                st.none(),
+                                st.fixed_dictionaries(
+                                    {},
+                                    optional={
+                                        "z": _TEXT_OR_NULL,
+                                        "k": _INT_OR_NULL,
+                                        "c": _COLUMN_VALUES,
+                                    },
+                                ),
+                            ),
+                            max_size=3,
+                        ),
+                    ),
+                },
+            ),
+        ),
+    },
+)
+
+
+@st.composite
+def _column_lines(draw: st.DrawFn) -> bytes:
+    objects = st.one_of(_TYPED_OBJECTS, st.dictionaries(_COLUMN_KEYS, _COLUMN_VALUES, max_size=6))
+    line = orjson.dumps(draw(objects))
+    if draw(st.booleans()):
+        line = line.replace(b":", b": ").replace(b",", b" ,\t")
+    for _ in range(draw(st.sampled_from([0, 0, 0, 0, 1, 2]))):  # most lines left whole
+        at = draw(st.integers(0, len(line)))
+        cut = draw(st.integers(0, 2))
+        line = line[:at] + draw(_COLUMN_SPLICES) + line[at + cut :]
+    return line.replace(b"\n", b"")
+
+
+def _reader_columns(data: bytes, lines: int) -> pa.Table | None:
+    from carewarden.telemetry import vector
+
+    return vector.read_json(data, _COLUMNS_SCHEMA, lines)
+
+
+def _assert_same_columns(left: pa.Table, right: pa.Table) -> None:
+    assert left.schema == right.schema
+    for name in right.column_names:
+        mine, theirs = left[name].combine_chunks(), right[name].combine_chunks()
+        assert mine.equals(theirs), name
+        assert mine.to_pylist() == theirs.to_pylist(), name
+        if pa.types.is_struct(mine.type):  # the children too, as pc.struct_field reads them
+            for child in mine.type:
+                assert pa.compute.struct_field(mine, child.name).equals(
+                    pa.compute.struct_field(theirs, child.name)
+                ), (name, child.name)
+
+
+@needs_native
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(_column_lines(), min_size=1, max_size=6), st.booleans())
+def test_the_compiled_columns_are_the_json_readers(lines: list[bytes], last_line_end: bool) -> None:
+    """Differential, against pyarrow's JSON reader: where the scan gives columns, the reader
+    gives the same ones; where the reader refuses the block, the scan gives none. (Bytes
+    that are not UTF-8 outside the columns are the caller's to find, as for the trim.)"""
+    data = b"\n".join(lines) + (b"\n" if last_line_end else b"")
+    if not _utf8(data) or any(not line.strip(b" \t") for line in lines):
+        return
+    block = network.Block(1, 0, data)
+    mine = network.json_columns(block, len(lines), _COLUMNS_SCHEMA, _COLUMNS_SPEC)
+    theirs = _reader_columns(data, len(lines))
+    if mine is not None:
+        assert theirs is not None
+        _assert_same_columns(mine, theirs)
+
+
+_EVERY_SHAPE = [
+    b'{"a":"plain","n":-42,"b":{"x":"\\u00e9\\u20ac\\n\\"\\\\\\/","y":[{"z":"q","k":0}]},'
+    b'"long_key_name_":"\xc3\xa9"}',
+    b'{"c":{"deep":[1,{"x":[true,false,null]}]},"b":null,"a":null,"n":null}',
+    b'{"b":{"y":[null,{},{"z":null,"k":7,"other":[1.5e-3]}],"x":"x"},"a":"","n":0}',
+    b'{"b":{"y":[]},"n":-0}',
+    b'{"b":{},"long_key_name_2":"not this one","long_key_name_":"this one"}',
+    b"{}",
+    b'  { "a" :\t"spaced" , "n" : 123456789012345678 }  ',
+]
+
+
+@needs_native
+def test_the_compiled_columns_read_every_shape_of_value() -> None:
+    data = b"\n".join(_EVERY_SHAPE) + b"\n"
+    mine = network.json_columns(
+        network.Block(1, 0, data), len(_EVERY_SHAPE), _COLUMNS_SCHEMA, _COLUMNS_SPEC
+    )
+    theirs = _reader_columns(data, len(_EVERY_SHAPE))
+    assert mine is not None and theirs is not None
+    _assert_same_columns(mine, theirs)
+    assert mine["b"].to_pylist()[2]["y"] == [None, {"z": None, "k": None}, {"z": None, "k": 7}]
+    assert mine["b"].to_pylist()[0]["x"] == 'é€\n"\\/'
+
+
+@needs_native
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"n":1.0}',  # a fraction where an integer is asked for
+        b'{"n":1e3}',
+        b'{"n":1234567890123456789}',  # over 18 digits
+        b'{"n":01}',  # a leading zero
+        b'{"n":-}',
+        b'{"n":"1"}',  # text where an integer is asked for
+        b'{"a":1}',  # a number where text is asked for
+        b'{"a":true}',
+        b'{"b":"x"}',  # text where an object is asked for
+        b'{"b":{"y":{}}}',  # an object where a list is asked for
+        b'{"b":{"y":[1]}}',  # a list of numbers where objects are asked for
+        b'{"a":"x","a":"y"}',  # a kept key twice
+        b'{"a":"\\u0000"}',
+        b'{"a":"\\ud83d\\ude00"}',  # surrogate escapes (left to the reader, as in the trim)
+        b'{"\\u0061":"x"}',  # an escaped key
+        b'{"a":"x"} x',  # text after the object
+        b'[{"a":"x"}]',  # not an object
+        b'{"a":"x",\r"n":1}',
+        b'{"c":NaN}',
+        b'{"a":"x"',  # cut short
+    ],
+)
+def test_the_compiled_columns_leave_to_the_reader_what_they_cannot_vouch_for(
+    line: bytes,
+) -> None:
+    good = b'{"a":"fine"}'
+    data = good + b"\n" + line + b"\n" + good + b"\n"
+    assert (
+        network.json_columns(network.Block(1, 0, data), 3, _COLUMNS_SCHEMA, _COLUMNS_SPEC) is None
+    )
+
+
+@needs_native
+def test_the_compiled_columns_refuse_text_that_is_not_utf8_and_a_wrong_row_count() -> None:
+    block = network.Block(1, 0, b'{"a":"\xff"}\n')
+    assert network.json_columns(block, 1, _COLUMNS_SCHEMA, _COLUMNS_SPEC) is None
+    block = network.Block(1, 0, b'{"a":"x"}\n{"a":"y"}\n')
+    assert network.json_columns(block, 3, _COLUMNS_SCHEMA, _COLUMNS_SPEC) is None
+    assert network.json_columns(block, 2, _COLUMNS_SCHEMA, _COLUMNS_SPEC) is not None
+
+
+def test_the_compiled_columns_read_only_the_types_they_know(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert _COLUMNS_SPEC == (
+        (b"a", 0, None),
+        (b"n", 1, None),
+        (b"b", 2, ((b"x", 0, None), (b"y", 3, ((b"z", 0, None), (b"k", 1, None))))),
+        (b"long_key_name_", 0, None),
+    )
+    for other in (pa.float64(), pa.bool_(), pa.list_(pa.string()), pa.struct([("f", pa.int32())])):
+        assert network.column_spec(pa.schema([("a", pa.string()), ("o", other)])) is None
+    monkeypatch.setattr(network, "native", None)
+    block = network.Block(1, 0, b'{"a":"x"}\n')
+    assert network.json_columns(block, 1, _COLUMNS_SCHEMA, _COLUMNS_SPEC) is None
+
+
+@needs_native
+def test_the_compiled_columns_refuse_a_spec_of_another_shape() -> None:
+    assert network.native is not None
+    for spec in (
+        [(b"a", 0, None)],
+        ((b"a", 0),),
+        (("a", 0, None),),
+        ((b"a", 9, None),),
+        ((b"a", 2, None),),  # an object without its members
+        ((b"a", 0, ((b"x", 0, None),)),),  # text with members
+        tuple((bytes([65 + i % 26, i]), 0, None) for i in range(65)),  # over 64 members
+    ):
+        with pytest.raises(TypeError, match="spec"):
+            network.native.json_columns(b"{}", spec)  # type: ignore[arg-type]

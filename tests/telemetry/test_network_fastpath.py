@@ -186,6 +186,20 @@ def test_eve_every_type_same_rows_both_paths(
     }
 
 
+def test_eve_blocks_are_read_by_the_compiled_scan_where_it_is_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The compiled scan reads EVE's columns (pyarrow's reader only what it leaves), and
+    gives the rows the reader gives."""
+    path = tmp_path / "eve.json"
+    path.write_bytes(b"\n".join(orjson.dumps(e) for e in eve_events()) + b"\n")
+    scanned = _spy(monkeypatch, suricata, "json_columns")
+    with_scan = list(SuricataConnector().read(path))
+    assert scanned and all(scanned) == (network.native is not None)
+    monkeypatch.setattr(suricata, "EVE_COLUMNS", None)
+    _assert_same(with_scan, list(SuricataConnector().read(path)))
+
+
 @pytest.mark.parametrize("log", [entry[0] for entry in ZEEK_LOGS])
 def test_zeek_every_log_same_rows_both_paths(
     log: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -401,10 +415,17 @@ def test_fuzzed_eve_both_paths_agree(
     path = tmp_path_factory.mktemp("eve") / "eve.json"
     path.write_bytes(b"\n".join(orjson.dumps(e) for e in events) + b"\n")
     slow = list(SuricataConnector(columnwise=False).read(path))
-    # These lines are short: the column-wise path is checked with and without trimming them
-    # to the fields it reads first (network.json_for_reader), which only long lines get.
-    for trim_from in (network.TRIM_FROM_BYTES, 0):
+    # The column-wise path is checked as it reads (the compiled scan, network.json_columns),
+    # and with pyarrow's reader, which reads what the scan leaves (and every block without
+    # the compiled helpers): these lines are short, so with and without trimming them to
+    # the fields it reads first (network.json_for_reader), which only long lines get.
+    for columns, trim_from in (
+        (suricata.EVE_COLUMNS, network.TRIM_FROM_BYTES),
+        (None, network.TRIM_FROM_BYTES),
+        (None, 0),
+    ):
         with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(suricata, "EVE_COLUMNS", columns)
             patch.setattr(network, "TRIM_FROM_BYTES", trim_from)
             fast = list(SuricataConnector().read(path))
         assert _rejects(fast) == _rejects(slow)

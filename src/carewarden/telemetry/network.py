@@ -29,6 +29,10 @@ from carewarden.telemetry.ocsf import OcsfClass
 # What ``json_keep_keys`` keeps of a JSON object: its wanted keys, each with what to keep of
 # its value (None: all of it).
 KeepSpec = tuple[tuple[bytes, "KeepSpec | None"], ...]
+# What json_columns reads of each member: (name, kind, the members of an object or of a
+# list's objects); kinds as _native.c numbers them.
+ColumnSpec = tuple[tuple[bytes, int, "ColumnSpec | None"], ...]
+ColumnBuffers = list[tuple[bytes, bytes | None, bytes | None]]
 
 
 class Native(Protocol):
@@ -42,6 +46,9 @@ class Native(Protocol):
 
     def json_keep_keys(self, data: bytes, spec: KeepSpec) -> bytes:
         """:func:`json_for_reader`: each line with only what ``spec`` keeps."""
+
+    def json_columns(self, data: bytes, spec: ColumnSpec) -> tuple[int, ColumnBuffers] | None:
+        """:func:`json_columns`: the buffers of the columns ``spec`` asks for."""
 
 
 def _load_native() -> Native | None:
@@ -221,6 +228,101 @@ def json_for_reader(block: Block, lines: int, spec: KeepSpec) -> bytes:
     if native is None or len(block.data) < TRIM_FROM_BYTES * lines:
         return block.data
     return native.json_keep_keys(block.data, spec)
+
+
+_TEXT, _INT64, _OBJECT, _LIST = range(4)
+
+
+def column_spec(fields: pa.Schema | pa.StructType) -> ColumnSpec | None:
+    """What :func:`json_columns` reads for a reader's schema; None where it has a type
+    the compiled scan does not read (text, int64, structs and lists of structs only)."""
+    members: list[tuple[bytes, int, ColumnSpec | None]] = []
+    for field_ in fields:
+        type_, child = field_.type, None
+        if pa.types.is_string(type_):
+            kind = _TEXT
+        elif pa.types.is_int64(type_):
+            kind = _INT64
+        elif pa.types.is_struct(type_):
+            kind, child = _OBJECT, column_spec(type_)
+        elif pa.types.is_list(type_) and pa.types.is_struct(type_.value_type):
+            kind, child = _LIST, column_spec(type_.value_type)
+        else:
+            return None
+        if kind in (_OBJECT, _LIST) and child is None:
+            return None
+        members.append((field_.name.encode(), kind, child))
+    return tuple(members)
+
+
+def json_columns(
+    block: Block, lines: int, schema: pa.Schema, spec: ColumnSpec | None
+) -> pa.Table | None:
+    """The columns of ``schema`` (``spec``: its :func:`column_spec`) read from the block's
+    JSON lines by the compiled scan, as pyarrow's JSON reader (``vector.read_json``) reads
+    them; None where the helpers are not built, the schema has a type the scan does not
+    read, or a line holds anything the scan cannot vouch the reader would read the same (the
+    caller then asks the reader)."""
+    if native is None or spec is None:
+        return None
+    found = native.json_columns(block.data, spec)
+    if found is None or found[0] != lines:
+        return None
+    buffers = iter(found[1])
+    try:
+        columns = _columns(schema, buffers, lines)
+    except pa.ArrowInvalid:  # text that is not UTF-8: the reader refuses it too
+        return None
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _validity(valid: bytes, rows: int) -> tuple[pa.Buffer | None, int]:
+    present = np.frombuffer(valid, dtype=np.uint8)
+    nulls = rows - int(np.count_nonzero(present))
+    if not nulls:
+        return None, 0
+    return pa.py_buffer(np.packbits(present, bitorder="little")), nulls
+
+
+def _columns(
+    fields: pa.Schema | pa.StructType,
+    buffers: Iterator[tuple[bytes, bytes | None, bytes | None]],
+    rows: int,
+) -> list[pa.Array]:
+    """The arrays of ``fields`` from json_columns' buffers (depth first, as it lists them)."""
+    arrays = []
+    for field_ in fields:
+        valid, offsets, values = next(buffers)
+        bitmap, nulls = _validity(valid, rows)
+        type_ = field_.type
+        if pa.types.is_struct(type_):
+            children = _columns(type_, buffers, rows)
+            array = pa.StructArray.from_buffers(type_, rows, [bitmap], nulls, children=children)
+        elif pa.types.is_list(type_):
+            assert offsets is not None and values is not None
+            items = int(np.frombuffer(offsets, dtype=np.int32)[-1])
+            item_bitmap, item_nulls = _validity(values, items)
+            struct = pa.StructArray.from_buffers(
+                type_.value_type,
+                items,
+                [item_bitmap],
+                item_nulls,
+                children=_columns(type_.value_type, buffers, items),
+            )
+            array = pa.ListArray.from_buffers(
+                type_, rows, [bitmap, pa.py_buffer(offsets)], nulls, children=[struct]
+            )
+        elif pa.types.is_string(type_):
+            assert offsets is not None and values is not None
+            array = pa.StringArray.from_buffers(
+                rows, pa.py_buffer(offsets), pa.py_buffer(values), bitmap, nulls
+            )
+            array.validate(full=True)
+        else:
+            assert values is not None
+            array = pa.Array.from_buffers(type_, rows, [bitmap, pa.py_buffer(values)], nulls)
+        arrays.append(array)
+    return arrays
 
 
 def raw_column(block: Block, ends: np.ndarray) -> pa.StringArray:

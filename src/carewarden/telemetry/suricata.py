@@ -26,9 +26,11 @@ from carewarden.telemetry import vector as V
 from carewarden.telemetry.network import (
     Block,
     blocks,
+    column_spec,
     flatten,
     integer,
     iso_time,
+    json_columns,
     json_for_reader,
     keep_spec,
     raw_column,
@@ -197,6 +199,7 @@ EVE_FIELDS = pa.schema(
 
 
 EVE_KEEP = keep_spec(EVE_FIELDS)
+EVE_COLUMNS = column_spec(EVE_FIELDS)
 
 
 def block_rows(block: Block) -> tuple[pa.Table, int] | None:
@@ -207,7 +210,9 @@ def block_rows(block: Block) -> tuple[pa.Table, int] | None:
     ends = block.line_ends()
     if ends is None:
         return None
-    events = V.read_json(json_for_reader(block, len(ends), EVE_KEEP), EVE_FIELDS, len(ends))
+    events = json_columns(block, len(ends), EVE_FIELDS, EVE_COLUMNS)
+    if events is None:  # no compiled helpers, or a line the compiled scan left to the reader
+        events = V.read_json(json_for_reader(block, len(ends), EVE_KEEP), EVE_FIELDS, len(ends))
     if events is None:
         return None
     kind = events["event_type"]

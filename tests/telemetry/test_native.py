@@ -518,3 +518,21 @@ def test_the_compiled_columns_refuse_a_spec_of_another_shape() -> None:
     ):
         with pytest.raises(TypeError, match="spec"):
             network.native.json_columns(b"{}", spec)  # type: ignore[arg-type]
+
+
+@needs_native
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=3000).map(lambda b: b.replace(b"\x0b", b"\n")), st.data())
+def test_the_compiled_line_feeds_are_numpys(data: bytes, draw: st.DataObject) -> None:
+    end = draw.draw(st.integers(0, len(data)))
+    found = network._newlines(data, end)
+    assert found.dtype == np.int64
+    assert found.tolist() == network._newlines_numpy(data, end).tolist()
+
+
+@needs_native
+def test_the_compiled_line_feeds_refuse_an_end_outside_the_data() -> None:
+    assert network.native is not None
+    for end in (-1, 4):
+        with pytest.raises(ValueError, match="outside"):
+            network.native.line_feeds(b"a\nb", end)

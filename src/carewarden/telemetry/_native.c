@@ -7,6 +7,7 @@
  * - json_nonstandard_number: whether a block of JSON lines holds NaN or Inf as a value.
  * - json_keep_keys: a block of JSON lines with only the members a reader asks for.
  * - json_columns: the columns a reader asks for, read from a block of JSON lines.
+ * - line_feeds: where the line feeds of a block are.
  *
  * digests: the first 16 bytes of the BLAKE3 hash of each record of up to 1,024 bytes (one
  * BLAKE3 chunk), written side by side.
@@ -932,6 +933,42 @@ done:
     return result;
 }
 
+/* line_feeds: where the line feeds of a block are.
+ * Why: numpy's `flatnonzero(block == 10)` makes a 4 MiB mask and passes over it twice; the
+ * reader thread spent 3% of a full-size EVE ingest's CPU on it. memchr finds each in one
+ * pass. */
+
+PyDoc_STRVAR(line_feeds_doc,
+             "line_feeds(data, end) -> bytes\n\n"
+             "The offset of each line feed in data[:end], as native int64s. Runs without the"
+             " GIL.");
+
+static PyObject *line_feeds(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer data;
+    Py_ssize_t end;
+    if (!PyArg_ParseTuple(args, "y*n", &data, &end)) return NULL;
+    PyObject *result = NULL;
+    if (end < 0 || end > data.len) {
+        PyErr_SetString(PyExc_ValueError, "end outside the data");
+        goto done;
+    }
+    const uint8_t *start = data.buf, *stop = start + end, *p;
+    Py_ssize_t count = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (p = start; (p = memchr(p, '\n', (size_t)(stop - p))) != NULL; p++) count++;
+    Py_END_ALLOW_THREADS
+    result = PyBytes_FromStringAndSize(NULL, count * (Py_ssize_t)sizeof(int64_t));
+    if (result == NULL) goto done;
+    int64_t *out = (int64_t *)PyBytes_AS_STRING(result);
+    Py_BEGIN_ALLOW_THREADS
+    for (p = start; (p = memchr(p, '\n', (size_t)(stop - p))) != NULL; p++) *out++ = p - start;
+    Py_END_ALLOW_THREADS
+done:
+    PyBuffer_Release(&data);
+    return result;
+}
+
 PyDoc_STRVAR(digests_doc,
              "digests(data, offsets, out) -> None\n\n"
              "The first 16 bytes of the BLAKE3 hash of each record data[offsets[i]:offsets[i+1]]"
@@ -989,13 +1026,14 @@ static PyMethodDef methods[] = {
     {"json_nonstandard_number", json_nonstandard_number, METH_VARARGS, nonstandard_doc},
     {"json_keep_keys", json_keep_keys, METH_VARARGS, keep_keys_doc},
     {"json_columns", json_columns, METH_VARARGS, columns_doc},
+    {"line_feeds", line_feeds, METH_VARARGS, line_feeds_doc},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_native",
     "The compiled helpers of the network connectors (digests, json_nonstandard_number,"
-    " json_keep_keys, json_columns).", -1,
+    " json_keep_keys, json_columns, line_feeds).", -1,
     methods, NULL, NULL, NULL, NULL,
 };
 

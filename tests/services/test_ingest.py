@@ -484,3 +484,20 @@ def test_a_file_parsed_ahead_but_already_ingested_is_skipped(
     assert store.query("SELECT count(*), count(DISTINCT event_uid) FROM security_event") == [
         (24_000, 24_000)
     ]
+
+
+def test_the_content_hash_is_the_files_blake3_across_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from blake3 import blake3
+
+    from carewarden.services import ingest as ingest_module
+
+    monkeypatch.setattr(ingest_module, "HASH_READ_BYTES", 1000)
+    content = os.urandom(4321)
+    for size in (0, 999, 1000, 1001, 4321):
+        path = tmp_path / f"f{size}"
+        path.write_bytes(content[:size])
+        assert ingest_module.ContentHash(path).result() == blake3(content[:size]).hexdigest()
+    with pytest.raises(OSError):
+        ingest_module.ContentHash(tmp_path / "missing").result()

@@ -455,6 +455,38 @@ def test_the_next_file_is_parsed_while_this_one_is_committed(
     assert log == one_at_a_time
 
 
+def test_the_next_file_is_parsed_as_soon_as_this_one_has_been_read(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The next file's parse starts when the connector has read this file, before this
+    file's rows are all written (its stream ends only after that), so that the parse and
+    the end of the write overlap."""
+    from carewarden.services import ingest as ingest_module
+
+    for n in range(3):
+        (tmp_path / f"part-{n}.log").write_text(f"part {n}\n")
+    log: list[str] = []
+    parse, append_stream = ingest_module._parse, Store.append_stream
+
+    def logged_parse(connector: Logged, path: Path, *args: object, **kwargs: object) -> object:
+        log.append(f"parse {path.stem}")
+        return parse(connector, path, *args, **kwargs)  # type: ignore[arg-type]
+
+    def logged_append(self: Store, *args: object, **kwargs: object) -> tuple[int, int]:
+        written = append_stream(self, *args, **kwargs)  # type: ignore[arg-type]
+        log.append("written")
+        return written
+
+    monkeypatch.setattr(ingest_module, "_parse", logged_parse)
+    monkeypatch.setattr(Store, "append_stream", logged_append)
+    summary = ingest(store, Logged(12_000, log), [tmp_path])
+    assert summary.total("records") == 36_000
+    events = [e for e in log if e.startswith(("parse", "written"))]
+    assert events == [
+        "parse part-0", "parse part-1", "written", "parse part-2", "written", "written"
+    ]  # fmt: skip
+
+
 def test_a_file_parsed_ahead_but_already_ingested_is_skipped(
     store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

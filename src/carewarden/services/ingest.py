@@ -208,48 +208,105 @@ def ingest(
     return summary
 
 
-def _parse(connector: Connector, path: Path) -> ReadAhead[Batch | Rejected]:
+@dataclass(frozen=True)
+class _Parse:
+    path: Path
+    items: ReadAhead[Batch | Rejected]
+    parsed: threading.Event  # set when the connector has read the whole file
+
+    def close(self) -> None:
+        self.items.close()
+
+
+def _parse(
+    connector: Connector, path: Path, then: Callable[[], None] | None = None
+) -> _Parse:
     """The file's items, parsed on threads of their own up to about two row groups ahead of
     the writes: batches of append-only tables as they come (they are streamed), the others
-    merged up to a row group."""
-    merged = coalesce(connector.read(path), OVERLAP_ROWS, passed=APPEND_TABLES)
-    return read_ahead(merged, OVERLAP_AHEAD, weigh=_weight)
+    merged up to a row group. ``then`` is called on the parse's thread once the connector
+    has read the whole file."""
+    parsed = threading.Event()
+
+    def read() -> Iterator[Batch | Rejected]:
+        yield from connector.read(path)
+        parsed.set()
+        if then is not None:
+            then()
+
+    merged = coalesce(read(), OVERLAP_ROWS, passed=APPEND_TABLES)
+    return _Parse(path, read_ahead(merged, OVERLAP_AHEAD, weigh=_weight), parsed)
 
 
 class _Parses:
     """The next file's parse, started as soon as this one's has ended: the store then still
-    writes this file's last row group, checks it for repeats and commits it, on one core
-    (about 0.3 s a file of full-size Suricata EVE). Not for ``bulk_insert`` connectors, whose
-    inserts use every core, nor for a file whose size and first MiB are those of a file
-    already ingested (it is hashed whole before any parse). A file found already ingested
-    at its turn all the same (the same content as the file before it) drops its parse."""
+    writes this file's last row groups, checks them for repeats and commits them, mostly on
+    one core (about 0.4 s a file of full-size Suricata EVE). Not for ``bulk_insert``
+    connectors, whose inserts use every core, nor for a file whose size and first MiB are
+    those of a file already ingested (it is hashed whole before any parse). A file found
+    already ingested at its turn all the same (the same content as the file before it) drops
+    its parse.
+
+    The next file is checked before this one's write begins (the store is busy with the
+    write after that), and its parse is started from this file's parse thread, the moment
+    the connector has read the whole file."""
 
     def __init__(self, store: Store, connector: Connector, files: Sequence[Path]) -> None:
         self.store, self.connector, self.files = store, connector, files
         self.enabled = not getattr(connector, "bulk_insert", False)
-        self.ahead: tuple[Path, ReadAhead[Batch | Rejected]] | None = None
+        self._lock = threading.Lock()  # the parse threads start the next parse
+        self._ahead: _Parse | None = None  # the next file's parse, started
+        self._ready: Path | None = None  # the next file, to start when this one's parse ends
+        self._closed = False
 
-    def start_after(self, index: int) -> None:
-        if not self.enabled or self.ahead is not None or index + 1 >= len(self.files):
-            return
+    def parse(self, path: Path) -> _Parse:
+        """This file's parse, which starts the next file's when it ends (once
+        :meth:`prepare_after` has checked that one)."""
+        return _parse(self.connector, path, then=self._start_ready)
+
+    def prepare_after(self, current: _Parse, index: int) -> None:
+        """Check the file after ``index`` (the store is free: this file's write has not
+        begun), so that its parse starts when ``current`` has been read."""
+        following = self._following(index)
+        with self._lock:
+            if following is None or self._ahead is not None or self._closed:
+                return
+            self._ready = following
+        if current.parsed.is_set():  # read already: its thread will not start it
+            self._start_ready()
+
+    def _following(self, index: int) -> Path | None:
+        if not self.enabled or index + 1 >= len(self.files):
+            return None
         following = self.files[index + 1]
         try:
             size, head = following.stat().st_size, head_hash(following)
         except OSError:
-            return  # reported at its turn
-        if not self.store.may_have_content(self.connector.name, size, head):
-            self.ahead = following, _parse(self.connector, following)
-
-    def take(self, path: Path) -> ReadAhead[Batch | Rejected] | None:
-        if self.ahead is None or self.ahead[0] != path:
+            return None  # reported at its turn
+        if self.store.may_have_content(self.connector.name, size, head):
             return None
-        items, self.ahead = self.ahead[1], None
-        return items
+        return following
+
+    def _start_ready(self) -> None:
+        with self._lock:
+            if self._ready is None or self._ahead is not None or self._closed:
+                return
+            following, self._ready = self._ready, None
+            self._ahead = self.parse(following)
+
+    def take(self, path: Path) -> _Parse | None:
+        with self._lock:
+            self._ready = None
+            if self._ahead is None or self._ahead.path != path:
+                return None
+            found, self._ahead = self._ahead, None
+            return found
 
     def close(self) -> None:
-        if self.ahead is not None:
-            self.ahead[1].close()
-            self.ahead = None
+        with self._lock:
+            self._closed = True
+            ahead, self._ahead, self._ready = self._ahead, None, None
+        if ahead is not None:  # outside the lock: its thread may be waiting for it
+            ahead.close()
 
 
 def _ingest_file(
@@ -302,7 +359,7 @@ def _write_file(
     store: Store,
     connector: Connector,
     file: _File,
-    started: ReadAhead[Batch | Rejected] | None,
+    started: _Parse | None,
     parses: _Parses,
     progress: Progress | None,
 ) -> FileOutcome:
@@ -319,14 +376,16 @@ def _write_file(
     try:
         with nullcontext() if bulk else store.one_writer_thread(), store.transaction():
             # The file is parsed on threads of its own, ahead of the writes.
+            items: ReadAhead[Batch | Rejected]
             if bulk:
                 items = read_ahead(coalesce(connector.read(path), COALESCE_ROWS))
             else:
-                items = started if started is not None else _parse(connector, path)
+                current = started if started is not None else parses.parse(path)
+                items = current.items
+                parses.prepare_after(current, file.index)
             started = None
             with closing(items):
                 writer.write_all(items, stream=not bulk)
-            parses.start_after(file.index)
             for table, repeats in store.finish_file(file_id).items():
                 outcome.tables[table] -= repeats
                 outcome.records -= repeats

@@ -487,6 +487,31 @@ def test_the_next_file_is_parsed_as_soon_as_this_one_has_been_read(
     ]  # fmt: skip
 
 
+def test_no_thread_for_the_next_parse_leaves_it_to_its_turn(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the next file's parse cannot start ahead, this file still lands, and the next
+    is parsed at its turn."""
+    from carewarden.services import ingest as ingest_module
+
+    for n in range(3):
+        (tmp_path / f"part-{n}.log").write_text(f"part {n}\n")
+    parse = ingest_module._Parses.parse
+    asked: list[str] = []
+
+    def no_thread_to_spare(self: ingest_module._Parses, path: Path) -> ingest_module._Parse:
+        asked.append(path.stem)
+        if path.stem != "part-0" and asked.count(path.stem) == 1:  # the start ahead
+            raise RuntimeError("can't start new thread")
+        return parse(self, path)
+
+    monkeypatch.setattr(ingest_module._Parses, "parse", no_thread_to_spare)
+    summary = ingest(store, Logged(12_000, []), [tmp_path])
+    assert [f.status for f in summary.files] == ["ingested"] * 3
+    assert asked == ["part-0", "part-1", "part-1", "part-2", "part-2"]
+    assert store.query("SELECT count(DISTINCT event_uid) FROM security_event") == [(36_000,)]
+
+
 def test_a_file_parsed_ahead_but_already_ingested_is_skipped(
     store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -291,7 +291,10 @@ class _Parses:
             if self._ready is None or self._ahead is not None or self._closed:
                 return
             following, self._ready = self._ready, None
-            self._ahead = self.parse(following)
+            try:
+                self._ahead = self.parse(following)
+            except RuntimeError:  # no thread to spare: the file is parsed at its turn
+                return
 
     def take(self, path: Path) -> _Parse | None:
         with self._lock:

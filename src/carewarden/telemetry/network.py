@@ -265,7 +265,8 @@ def json_columns(
     JSON lines by the compiled scan, as pyarrow's JSON reader (``vector.read_json``) reads
     them; None where the helpers are not built, the schema has a type the scan does not
     read, or a line holds anything the scan cannot vouch the reader would read the same (the
-    caller then asks the reader)."""
+    caller then asks the reader). The columns' text is checked to be UTF-8, the rest of the
+    lines is not: the caller checks the block (:func:`raw_column` does)."""
     if native is None or spec is None:
         return None
     found = native.json_columns(block.data, spec)

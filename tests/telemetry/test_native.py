@@ -480,9 +480,17 @@ def test_the_compiled_columns_leave_to_the_reader_what_they_cannot_vouch_for(
 
 
 @needs_native
-def test_the_compiled_columns_refuse_text_that_is_not_utf8_and_a_wrong_row_count() -> None:
-    block = network.Block(1, 0, b'{"a":"\xff"}\n')
-    assert network.json_columns(block, 1, _COLUMNS_SCHEMA, _COLUMNS_SPEC) is None
+def test_the_compiled_columns_leave_utf8_to_the_block_and_refuse_a_wrong_row_count() -> None:
+    """Text that is not UTF-8 is found once, by the check of the whole block (raw_column),
+    and such a block is read line by line."""
+    from carewarden.telemetry import suricata
+
+    line = b'{"event_type":"alert","timestamp":"2026-03-01T10:00:00Z","host":"\xff"}'
+    block = network.Block(1, 0, line + b"\n")
+    assert network.json_columns(block, 1, suricata.EVE_FIELDS, suricata.EVE_COLUMNS) is not None
+    with pytest.raises(pa.ArrowInvalid):
+        network.raw_column(block, np.array([len(line)]))
+    assert suricata.block_rows(block) is None
     block = network.Block(1, 0, b'{"a":"x"}\n{"a":"y"}\n')
     assert network.json_columns(block, 3, _COLUMNS_SCHEMA, _COLUMNS_SPEC) is None
     assert network.json_columns(block, 2, _COLUMNS_SCHEMA, _COLUMNS_SPEC) is not None

@@ -361,14 +361,19 @@ INLINE uint64_t head_of(const uint8_t *name, Py_ssize_t length) {
     return head;
 }
 
+/* Whether a name (with its head_of) is key[0:length] (whose head_of is `head`). */
+INLINE int same_name(const char *name, Py_ssize_t name_length, uint64_t name_head,
+                     const uint8_t *key, Py_ssize_t length, uint64_t head) {
+    return name_head == head && name_length == length &&
+           (length <= 8 || memcmp(name + 8, key + 8, (size_t)(length - 8)) == 0);
+}
+
 /* The member of `want` named key[0:length], or NULL. */
 INLINE const member *find_member(const spec *want, const uint8_t *key, Py_ssize_t length) {
     uint64_t head = head_of(key, length);
     for (Py_ssize_t i = 0; i < want->count; i++) {
         const member *m = &want->members[i];
-        if (m->head == head && m->length == length &&
-            (length <= 8 || memcmp(m->name + 8, key + 8, (size_t)(length - 8)) == 0))
-            return m;
+        if (same_name(m->name, m->length, m->head, key, length, head)) return m;
     }
     return NULL;
 }
@@ -557,7 +562,7 @@ done:
  * kept key given twice in an object, a number with a fraction or an exponent, more than 18
  * digits or a leading zero where an integer is asked for, and the escape \u0000. So every
  * column it gives is the reader's; the tests check it against pyarrow. The bytes are not
- * checked to be UTF-8 here: the caller validates the text columns. */
+ * checked to be UTF-8 here: the caller checks the block, as for json_keep_keys. */
 
 enum { TEXT = 0, INT64 = 1, OBJECT = 2, LIST = 3 };
 #define MAX_FIELDS 64
@@ -825,8 +830,7 @@ static const uint8_t *read_object(const uint8_t *p, const uint8_t *end, fields *
         uint64_t head = head_of(key + 1, length);
         for (Py_ssize_t i = 0; i < s->count; i++) {
             const field *m = &s->members[i];
-            if (m->head == head && m->length == length &&
-                (length <= 8 || memcmp(m->name + 8, key + 9, (size_t)(length - 8)) == 0)) {
+            if (same_name(m->name, m->length, m->head, key + 1, length, head)) {
                 index = i;
                 break;
             }

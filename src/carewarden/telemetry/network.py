@@ -265,19 +265,14 @@ def json_columns(
     JSON lines by the compiled scan, as pyarrow's JSON reader (``vector.read_json``) reads
     them; None where the helpers are not built, the schema has a type the scan does not
     read, or a line holds anything the scan cannot vouch the reader would read the same (the
-    caller then asks the reader). The columns' text is checked to be UTF-8, the rest of the
-    lines is not: the caller checks the block (:func:`raw_column` does)."""
+    caller then asks the reader). The text is not checked to be UTF-8: the caller checks the
+    whole block, as :func:`raw_column` does (once, rather than once more per text column)."""
     if native is None or spec is None:
         return None
     found = native.json_columns(block.data, spec)
     if found is None or found[0] != lines:
         return None
-    buffers = iter(found[1])
-    try:
-        columns = _columns(schema, buffers, lines)
-    except pa.ArrowInvalid:  # text that is not UTF-8: the reader refuses it too
-        return None
-    return pa.Table.from_arrays(columns, schema=schema)
+    return pa.Table.from_arrays(_columns(schema, iter(found[1]), lines), schema=schema)
 
 
 def _validity(valid: bytes, rows: int) -> tuple[pa.Buffer | None, int]:
@@ -321,7 +316,6 @@ def _columns(
             array = pa.StringArray.from_buffers(
                 rows, pa.py_buffer(offsets), pa.py_buffer(values), bitmap, nulls
             )
-            array.validate(full=True)
         else:
             assert values is not None
             array = pa.Array.from_buffers(type_, rows, [bitmap, pa.py_buffer(values)], nulls)

@@ -210,6 +210,7 @@ def block_rows(block: Block) -> tuple[pa.Table, int] | None:
     ends = block.line_ends()
     if ends is None:
         return None
+    # The block's bytes are checked to be UTF-8 once, by raw_column below.
     events = json_columns(block, len(ends), EVE_FIELDS, EVE_COLUMNS)
     if events is None:  # no compiled helpers, or a line the compiled scan left to the reader
         events = V.read_json(json_for_reader(block, len(ends), EVE_KEEP), EVE_FIELDS, len(ends))

@@ -200,6 +200,95 @@ def test_eve_blocks_are_read_by_the_compiled_scan_where_it_is_built(
     _assert_same(with_scan, list(SuricataConnector().read(path)))
 
 
+def sensor_events(count: int) -> list[dict[str, Any]]:
+    """EVE records as a Suricata 7 or 8 sensor writes them, with every section a column does
+    not read: base64 community ids (some starting ``Inf`` or ``NaN``), payloads, alert
+    metadata, DNS v2 and v3, TLS JA3/JA4, HTTP headers, file info, SMB, Kerberos, DHCP,
+    SSH, stats, IPv6, ICMP without ports, VLAN lists, text with escapes and non-ASCII."""
+    kinds: list[dict[str, Any]] = [
+        {"event_type": "alert", "tx_id": 0, "app_proto": "http", "direction": "to_server",
+         "alert": {"action": "allowed", "gid": 1, "signature_id": 2034647, "rev": 5,
+                   "signature": 'ET EXPLOIT "Log4j" \u00e9 attempt', "severity": 1,
+                   "metadata": {"cve": ["CVE_2021_44228"], "created_at": ["2021_12_10"]}},
+         "http": {"hostname": "pacs.example", "url": "/wado?x=%24%7Bjndi", "status": 404},
+         "payload": "R0VUIC93YWRvP3g9JHtqbmRpOmxkYXA6Ly94fSBIVFRQLzEuMQ0K",
+         "payload_printable": "GET /wado?\r\n\tHost: pacs\u0001", "stream": 1,
+         "packet_info": {"linktype": 1},
+         "flow": {"pkts_toserver": 3, "start": _ts(1), "src_port": 51000, "dest_port": 80}},
+        {"event_type": "flow", "app_proto": "failed", "proto": "ICMP", "icmp_type": 8,
+         "flow": {"pkts_toserver": 9, "bytes_toserver": 812, "age": 3, "state": "new",
+                  "alerted": False, "exception_policy": [{"target": "x", "policy": "ignore"}]},
+         "tcp": {"tcp_flags": "1b", "syn": True, "fin": True}},
+        {"event_type": "dns", "proto": "UDP", "dns": {
+            "version": 3, "type": "response", "id": 7, "flags": "8180", "qr": True,
+            "rcode": "NXDOMAIN", "queries": [{"rrname": "ehr.example", "rrtype": "AAAA"}],
+            "answers": [{"rrname": "ehr.example", "rrtype": "CNAME", "ttl": 30}],
+            "authorities": [{"rrname": "example", "soa": {"serial": 1, "minimum": 5}}]}},
+        {"event_type": "dns", "proto": "UDP", "dns": {
+            "version": 2, "type": "answer", "id": 8, "rd": True, "rrname": "pacs.example",
+            "rrtype": "A", "rcode": "NOERROR", "grouped": {"A": ["10.20.1.2"]},
+            "answers": [{"rrname": "pacs.example", "rrtype": "A", "rdata": "10.20.1.2"}]}},
+        {"event_type": "http", "tx_id": 3, "http": {
+            "hostname": "portal.example", "http_port": 8080, "url": "/r\u00e9sultats?q=a%20b",
+            "http_method": "POST", "status": 200, "length": 0,
+            "request_headers": [{"name": "Cookie", "value": "a=b"}]}},
+        {"event_type": "tls", "tls": {
+            "subject": "C=US, O=Hospital, CN=ehr.example", "serial": "00:AB", "sni": "ehr",
+            "version": "UNDETERMINED", "ja3": {"hash": "e7d7", "string": "771,4865-4866,0"},
+            "ja4": "t13d1516h2_8daaf6152771_02713d6af862"}},
+        {"event_type": "fileinfo", "app_proto": "http", "fileinfo": {
+            "filename": "/dicom/文件.dcm", "sid": [], "gaps": False, "state": "CLOSED",
+            "stored": False, "size": 12345}},
+        {"event_type": "anomaly", "anomaly": {
+            "app_proto": "tls", "type": "applayer", "event": "INVALID_RECORD_TYPE", "code": 4}},
+        {"event_type": "smb", "smb": {"command": "SMB2_COMMAND_CREATE",
+                                      "filename": "ADMIN$\\PSEXESVC.exe", "session_id": 1}},
+        {"event_type": "krb5", "krb5": {"msg_type": "KRB_AS_REQ", "cname": "svc_ehr",
+                                        "weak_encryption": False}},
+        {"event_type": "dhcp", "dhcp": {"type": "reply", "lease_time": 86400,
+                                        "dns_servers": ["10.0.0.53", "10.0.0.54"]}},
+        {"event_type": "ssh", "ssh": {"client": {"software_version": "OpenSSH_9.6",
+                                                 "hassh": {"hash": "x"}}}},
+        {"event_type": "stats", "stats": {"uptime": 5, "decoder": {"pkts": 10 ** 15},
+                                          "detect": {"engines": [{"id": 0}]}}},
+    ]
+    out = []
+    for n in range(count):
+        start = ("Inf", "NaN", "-In", "AbC")[n % 4]
+        src, dest = (f"2001:db8::{n:x}", "2001:db8::1") if n % 7 == 0 else ("10.1.9.9", "10.2.0.1")
+        record: dict[str, Any] = {
+            "timestamp": _ts(n), "flow_id": (n * 2654435761) % (1 << 51), "in_iface": "ens192",
+            "vlan": [100, 200][: n % 3], "src_ip": src, "src_port": 1024 + n, "dest_ip": dest,
+            "dest_port": 443,
+            "proto": "TCP", "community_id": f"1:{start}{n:08x}ZmFrZSBpZA==", "host": "ids-icu",
+            "ether": {"src_mac": "00:50:56:aa:bb:cc"},
+        }  # fmt: skip
+        record |= kinds[n % len(kinds)]
+        if record.get("proto") == "ICMP":
+            del record["src_port"], record["dest_port"]
+        out.append(record)
+    return out
+
+
+def test_records_as_a_sensor_writes_them_are_read_by_the_compiled_scan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every block of a sensor's records goes through the compiled scan (none line by line,
+    none to pyarrow's reader: either would cost the throughput), with the rows of the
+    per-line path."""
+    path = tmp_path / "eve.json"
+    path.write_bytes(b"\n".join(orjson.dumps(e) for e in sensor_events(600)) + b"\n")
+    monkeypatch.setattr(suricata, "blocks", lambda p: blocks(p, size=16_384))
+    scanned = _spy(monkeypatch, suricata, "json_columns")
+    column_wise = _spy(monkeypatch, suricata, "block_rows")
+    fast, slow = _both(monkeypatch, lambda: SuricataConnector().read(path))
+    _assert_same(fast, slow)
+    assert len(column_wise) > 10 and all(column_wise)
+    assert len(scanned) == len(column_wise)
+    assert all(scanned) == (network.native is not None)
+    assert len(_table(fast)) == 600 - 600 // 13  # the stats records are not events
+
+
 @pytest.mark.parametrize("log", [entry[0] for entry in ZEEK_LOGS])
 def test_zeek_every_log_same_rows_both_paths(
     log: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -571,11 +660,41 @@ def test_zeek_json_records_without_path_take_the_file_log_in_every_block(
 
 
 # What Arrow's JSON reader takes for a number and orjson refuses: NaN, Inf or Infinity,
-# signed or not, as a value. The numpy search must find no less (a false alarm in a string
-# only sends a block line by line).
+# signed or not, as a value. The compiled search looks outside strings only; the numpy one
+# must find no less (a false alarm in a string only sends a block line by line).
 NON_STANDARD_NUMBER = re.compile(rb"[:,\[][ \t]*-?(?:NaN|Inf)")
 PIECES = [b"NaN", b"Inf", b"Infinity", b"Na", b"In", b"aN", b"nf", b"N", b"I"]
-PIECES += [b":", b",", b"[", b"-", b" ", b"\t", b'"']
+PIECES += [b":", b",", b"[", b"-", b" ", b"\t", b'"', b"\\", b'\\"', b"\n"]
+
+
+def _strings_blanked(data: bytes) -> bytes:
+    """``data`` with the inside of each JSON string of each line replaced by ``x``, as a
+    JSON lexer reads it: a quote opens or closes a string, a backslash in a string escapes
+    the byte after it (a line feed still ends the line)."""
+    out = bytearray(data)
+    inside = escaped = False
+    for i, byte in enumerate(data):
+        if byte == 10:
+            inside = escaped = False
+        elif escaped:
+            escaped = False
+            out[i] = ord("x")
+        elif inside and byte == ord("\\"):
+            escaped = True
+            out[i] = ord("x")
+        elif byte == ord('"'):
+            inside = not inside
+        elif inside:
+            out[i] = ord("x")
+    return bytes(out)
+
+
+def _non_standard_number_searches(data: bytes) -> None:
+    outside = NON_STANDARD_NUMBER.search(_strings_blanked(data)) is not None
+    anywhere = NON_STANDARD_NUMBER.search(data) is not None
+    assert network._json_nan_or_infinity_numpy(data) == anywhere
+    if network.native is not None:
+        assert network.native.json_nonstandard_number(data) == outside
 
 
 @settings(max_examples=500, deadline=None)
@@ -591,17 +710,28 @@ PIECES += [b":", b",", b"[", b"-", b" ", b"\t", b'"']
 def test_the_non_standard_number_search_agrees_with_a_regular_expression(
     parts: list[bytes],
 ) -> None:
-    """At even and odd offsets, at the very start and end, after spaces and signs, and with
-    many false starts (``Information``, ``fileinfo``); the compiled search (where built)
-    and the numpy one."""
-    searches = [network._json_nan_or_infinity, network._json_nan_or_infinity_numpy]
+    """At even and odd offsets, at the very start and end, after spaces and signs, in
+    strings and out of them, across line feeds, and with many false starts
+    (``Information``, ``fileinfo``, community ids); the compiled search (where built) and
+    the numpy one."""
     data = b"".join(parts)
-    expected = NON_STANDARD_NUMBER.search(data) is not None
-    assert [search(data) for search in searches] == [expected] * 2
-    for common in (b"aN", b"nf", b"Information ", b": x"):
-        many = common * 100 + data
-        expected = NON_STANDARD_NUMBER.search(many) is not None
-        assert [search(many) for search in searches] == [expected] * 2
+    _non_standard_number_searches(data)
+    for common in (b"aN", b"nf", b"Information ", b": x", b'"1:Inf",', b'\\"'):
+        _non_standard_number_searches(common * 100 + data)
+
+
+@pytest.mark.skipif(network.native is None, reason="the compiled helpers are not built")
+def test_text_like_a_non_standard_number_in_a_string_keeps_the_block_column_wise() -> None:
+    """Community ids are base64 after ``1:``, and one in 130,000 starts with ``Inf`` or
+    ``NaN``: taken for a number, it sent its whole block (6,000 full-size EVE records) line
+    by line. The same text as a value still does."""
+    record = b'{"event_type":"flow","community_id":"1:Inf3kq+Zx0=","note":"a\\":NaN, [-Inf"}'
+    value = b'{"event_type":"flow","community_id":1:Inf}'
+    assert Block(1, 0, record + b"\n").line_ends() is not None
+    assert Block(1, 0, record + b"\n" + value + b"\n").line_ends() is None
+    # A string left open (invalid, refused by every reader) ends with its line.
+    for open_string in (b'{"a":"x\\"}', b'{"a":"x\\'):
+        assert Block(1, 0, open_string + b'\n{"b":[1, -Infinity]}\n').line_ends() is None
 
 
 @pytest.mark.parametrize("value", [b"NaN", b"-NaN", b"Inf", b"-Inf", b"Infinity", b" -Infinity"])

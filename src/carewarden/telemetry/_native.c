@@ -182,12 +182,51 @@ static Py_ssize_t by_blocks(const int64_t *offsets, Py_ssize_t n, int64_t *order
     return total;
 }
 
-/* The regular expression [:,\[][ \t]*-?(NaN|Inf), found by looking for each N and I with
- * memchr (vectorised by the C library) and, where NaN or Inf starts there, at what is before. */
+/* Where a line's JSON strings are, found for the bytes asked about, in order: the lexer's
+ * state at `at` (in a string or not), once `started`. A quote opens or closes a string,
+ * except when escaped by a backslash inside one; a line feed ends a line. */
+typedef struct {
+    int started;
+    const uint8_t *at;
+    int in_string;
+} strings;
+
+/* Whether p, at or after every byte asked about before, lies inside a string of its line.
+ * Each byte of the data is looked at once over all the calls (or twice, to find where its
+ * line starts): linear in the data, however many bytes are asked about. */
+static int in_string(strings *s, const uint8_t *data, const uint8_t *p) {
+    int new_line = !s->started || (s->at < p && memchr(s->at, '\n', (size_t)(p - s->at)));
+    if (new_line) { /* p's line starts after the last line feed before it, with no string open */
+        const uint8_t *floor = s->started ? s->at : data;
+        const uint8_t *start = p;
+        while (start > floor && start[-1] != '\n') start--;
+        s->started = 1;
+        s->at = start;
+        s->in_string = 0;
+    }
+    while (s->at < p) {
+        uint8_t c = *s->at++;
+        if (c == '"') {
+            s->in_string = !s->in_string;
+        } else if (c == '\\' && s->in_string) {
+            s->at++; /* the escaped byte, a quote perhaps */
+        }
+    }
+    /* No line feed lies between `at` and p (or p's line was started above), and p is never
+     * the byte a backslash escapes (its caller asks about bytes after a colon, comma or
+     * bracket, and blanks and a sign): `at` stops at p, and the state is p's. */
+    return s->in_string;
+}
+
+/* The regular expression [:,\[][ \t]*-?(NaN|Inf) outside JSON strings, found by looking for
+ * each N and I with memchr (vectorised by the C library) and, where NaN or Inf starts there,
+ * at what is before; and only then, whether it lies in a string (a community id such as
+ * "1:Inf3k…" is text, not a number: taken for one, it sent its whole block line by line). */
 static int nonstandard_at(const uint8_t *data, Py_ssize_t size, uint8_t first,
                           const char *word) {
     const uint8_t *p = data;
     const uint8_t *end = data + size;
+    strings lexer = {0, data, 0};
     while ((p = memchr(p, first, (size_t)(end - p))) != NULL) {
         if (end - p >= 3 && p[1] == (uint8_t)word[1] && p[2] == (uint8_t)word[2]) {
             Py_ssize_t before = p - data; /* how many bytes precede, the one looked at last */
@@ -195,7 +234,7 @@ static int nonstandard_at(const uint8_t *data, Py_ssize_t size, uint8_t first,
             while (before > 0 && (data[before - 1] == ' ' || data[before - 1] == '\t')) before--;
             if (before > 0) {
                 uint8_t c = data[before - 1];
-                if (c == ':' || c == ',' || c == '[') return 1;
+                if ((c == ':' || c == ',' || c == '[') && !in_string(&lexer, data, p)) return 1;
             }
         }
         p++;

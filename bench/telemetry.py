@@ -1,14 +1,17 @@
 """Telemetry ingest throughput: records per second, parse alone and into a store.
 
     python bench/telemetry.py [--records 500000] [--repeat 3] [--workdir DIR]
-        [--only suricata,zeek,zeek-json] [--no-per-line] [--random-addresses] [--files N]
+        [--only suricata,suricata-full,suricata-sensor,zeek,zeek-json] [--no-per-line]
+        [--random-addresses] [--files N]
 
 Writes a syslog file (a mix of sshd successes and failures, sudo, cron, kernel lines in
 RFC 3164 without PRI, RFC 5424 with structured data, CEF firewall and IDS records) and an
 osquery result log (differential events, batched differentials and snapshots of process,
-socket, file and user tables), two Suricata EVE files (flow, dns, http, tls and alert
-events: ``suricata`` compact, about 275 bytes a record; ``suricata-full`` as Suricata 7
-writes them by default, about 670 bytes) and a Zeek ``conn.log`` in TSV and in JSON, of
+socket, file and user tables), three Suricata EVE files (``suricata``: flow, dns, http,
+tls and alert events, compact, about 275 bytes a record; ``suricata-full``: the same as
+Suricata 7 writes them by default, about 670 bytes; ``suricata-sensor``: every kind of
+record a sensor writes, in a sensor's proportions, see :func:`eve_sensor_lines`) and a
+Zeek ``conn.log`` in TSV and in JSON, of
 ``--records`` records each (the network ones between a hospital's hosts, see
 :class:`Addresses`), then times, per
 connector, the connector alone (lines to Arrow batches of ``security_event``) and a full
@@ -20,6 +23,7 @@ threads count in the latter; on a shared machine the wall figure understates).
 from __future__ import annotations
 
 import argparse
+import base64
 import datetime as dt
 import os
 import random
@@ -180,6 +184,11 @@ def eve_lines(count: int, rng: random.Random, hosts: Addresses) -> list[bytes]:
     return out
 
 
+def _community_id(rng: random.Random) -> str:
+    """A Community ID as Suricata and Zeek write it: version 1, the base64 of a SHA-1."""
+    return "1:" + base64.b64encode(rng.randbytes(20)).decode()
+
+
 def eve_full_lines(count: int, rng: random.Random, hosts: Addresses) -> list[bytes]:
     """EVE records as Suricata 7 writes them with its default eve-log settings (flow and
     tcp sections, community id, alert metadata, DNS v2 answers, TLS certificate fields,
@@ -195,7 +204,7 @@ def eve_full_lines(count: int, rng: random.Random, hosts: Addresses) -> list[byt
             "timestamp": ts, "flow_id": 1_000_000_000_000 + n * 7919, "in_iface": "ens192",
             "src_ip": src, "src_port": sport, "dest_ip": dst, "dest_port": dport,
             "proto": "UDP" if dport == 53 else "TCP", "pkt_src": "wire/pcap",
-            "community_id": f"1:{rng.getrandbits(120):030x}=",
+            "community_id": _community_id(rng),
         }  # fmt: skip
         flow = {"pkts_toserver": 4 + n % 20, "pkts_toclient": 3 + n % 17,
                 "bytes_toserver": 300 + n % 9000, "bytes_toclient": 200 + n % 70000,
@@ -239,6 +248,140 @@ def eve_full_lines(count: int, rng: random.Random, hosts: Addresses) -> list[byt
                     "signature_severity": ["Informational"], "updated_at": ["2020_09_17"]}}}
         out.append(orjson.dumps(base))
     return out
+
+
+def eve_sensor_lines(count: int, rng: random.Random, hosts: Addresses) -> list[bytes]:
+    """EVE records of every kind a Suricata 7 or 8 sensor writes, in a sensor's proportions
+    (flows and DNS most, a few alerts with their payload and packet, file info, anomalies,
+    SMB, Kerberos, DHCP, SSH, a stats record every 8 seconds), with what real records
+    hold and the other generators do not: flow ids as random as Suricata's hashes, base64
+    community ids, IPv6 and ICMP flows without ports, DNS v2 and v3, VLAN lists, JA3/JA4,
+    HTTP headers, escapes and non-ASCII text. About 640 bytes a record."""
+    out: list[bytes] = []
+    for n in range(count):
+        second = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(T0 + n / 50))
+        ts = f"{second}.{n % 1000000:06d}+0000"
+        if n % 400 == 399:
+            out.append(orjson.dumps({"timestamp": ts, "event_type": "stats", "stats": _stats(n)}))
+            continue
+        v6 = n % 20 == 0
+        src = f"2001:db8:10::{rng.randrange(1, 1 << 16):x}" if v6 else hosts.pick(True)
+        dst = f"2600:1f18::{rng.randrange(1, 1 << 16):x}" if v6 else hosts.pick(n % 3 == 0)
+        dport = rng.choice((443, 443, 443, 53, 80, 445, 88, 104, 2575, 22, 3389))
+        base: dict[str, object] = {
+            "timestamp": ts, "flow_id": rng.getrandbits(51), "in_iface": "ens192",
+            "vlan": [110], "src_ip": src, "src_port": rng.randrange(1024, 65536),
+            "dest_ip": dst, "dest_port": dport, "proto": "UDP" if dport == 53 else "TCP",
+            "pkt_src": "wire/pcap", "community_id": _community_id(rng),
+        }  # fmt: skip
+        draw = rng.random()
+        if draw < 0.50:
+            base |= {"event_type": "flow", "app_proto": ("tls", "http", "dns", "failed")[n % 4],
+                     "flow": _flow(rng, ts), "tcp": {"tcp_flags": "1b", "syn": True, "fin": True,
+                                                     "ack": True, "state": "closed"}}  # fmt: skip
+            if n % 50 == 7:
+                base |= {"proto": "ICMP", "icmp_type": 8, "icmp_code": 0, "response_icmp_type": 0}
+                del base["src_port"], base["dest_port"]
+        elif draw < 0.72:
+            base |= {"event_type": "dns", "dns": _dns(n, rng, hosts)}
+        elif draw < 0.84:
+            site = f"s{n % 300}.portal.example"
+            base |= {"event_type": "tls", "tls": {
+                "subject": f"C=US, O=Hospital, CN={site}", "serial": f"{n:016X}",
+                "issuerdn": "C=US, O=Hospital, CN=Hospital Issuing CA 2",
+                "fingerprint": rng.randbytes(20).hex(":"), "sni": site,
+                "version": "TLS 1.3" if n % 3 else "TLS 1.2", "notbefore": "2025-01-01T00:00:00",
+                "notafter": "2026-01-01T00:00:00", "ja3": {"hash": rng.randbytes(16).hex()},
+                "ja3s": {"hash": rng.randbytes(16).hex()},
+                "ja4": "t13d1516h2_8daaf6152771_e5627efa2ab1"}}  # fmt: skip
+        elif draw < 0.91:
+            site = f"s{n % 300}.portal.example"
+            base |= {"event_type": "http", "tx_id": n % 4, "http": {
+                "hostname": site, "url": f"/r\u00e9sultats/{n}?q=a%20b", "http_method": "GET",
+                "http_user_agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64)",
+                "http_content_type": "application/json", "protocol": "HTTP/1.1",
+                "status": (200, 200, 304, 404)[n % 4], "length": rng.randrange(50_000),
+                "request_headers": [{"name": "Host", "value": site}]}}  # fmt: skip
+        elif draw < 0.94:
+            base |= _alert(n, rng, ts)
+        elif draw < 0.96:
+            base |= {"event_type": "fileinfo", "app_proto": "http", "fileinfo": {
+                "filename": f"/studies/\u00e9tude-{n}.dcm", "sid": [], "gaps": False,
+                "state": "CLOSED", "md5": rng.randbytes(16).hex(), "stored": False,
+                "size": rng.randrange(1 << 24), "tx_id": 0}}  # fmt: skip
+        elif draw < 0.97:
+            base |= {"event_type": "anomaly", "app_proto": "tls", "anomaly": {
+                "app_proto": "tls", "type": "applayer", "event": "INVALID_RECORD_TYPE",
+                "layer": "proto_parser", "code": 4}}  # fmt: skip
+        elif draw < 0.985:
+            base |= {"event_type": "smb", "smb": {
+                "id": n % 100, "dialect": "3.1.1", "command": "SMB2_COMMAND_CREATE",
+                "status": "STATUS_SUCCESS", "session_id": rng.getrandbits(48), "tree_id": 1,
+                "filename": "Radiology\\report.docx", "disposition": "FILE_OPEN"}}  # fmt: skip
+        elif draw < 0.99:
+            base |= {"event_type": "krb5", "krb5": {
+                "msg_type": "KRB_TGS_REQ", "cname": f"u{n % 2000}", "realm": "HOSP.LOCAL",
+                "sname": "cifs/fs01.hosp.local", "encryption": "aes256-cts-hmac-sha1-96",
+                "weak_encryption": False}}  # fmt: skip
+        elif draw < 0.995:
+            base |= {"event_type": "dhcp", "dhcp": {
+                "type": "reply", "id": n, "client_mac": rng.randbytes(6).hex(":"),
+                "assigned_ip": hosts.pick(True), "lease_time": 86_400, "dhcp_type": "ack",
+                "dns_servers": ["10.20.0.53", "10.20.0.54"]}}  # fmt: skip
+        else:
+            base |= {"event_type": "ssh", "ssh": {
+                "client": {"proto_version": "2.0", "software_version": "OpenSSH_9.6"},
+                "server": {"proto_version": "2.0", "software_version": "OpenSSH_8.9p1"}}}
+        out.append(orjson.dumps(base))
+    return out
+
+
+def _flow(rng: random.Random, ts: str) -> dict[str, object]:
+    return {
+        "pkts_toserver": rng.randrange(1, 40), "pkts_toclient": rng.randrange(60),
+        "bytes_toserver": rng.randrange(60, 20_000), "bytes_toclient": rng.randrange(90_000),
+        "start": ts, "end": ts, "age": rng.randrange(120), "state": "closed",
+        "reason": "timeout", "alerted": False,
+    }  # fmt: skip
+
+
+def _dns(n: int, rng: random.Random, hosts: Addresses) -> dict[str, object]:
+    """A DNS answer, as Suricata 8 writes it (v3) or Suricata 7 (v2, grouped answers)."""
+    name = f"h{rng.randrange(5000)}.pacs.example"
+    answers = [{"rrname": name, "rrtype": "A", "ttl": 300, "rdata": hosts.pick(True)}]
+    head = {"id": n % 65536, "flags": "8180", "qr": True, "rd": True, "ra": True}
+    if n % 2:
+        rcode = "NOERROR" if n % 9 else "NXDOMAIN"
+        return {"version": 3, "type": "response", **head, "rcode": rcode,
+                "queries": [{"rrname": name, "rrtype": "A"}], "answers": answers}  # fmt: skip
+    grouped = {"A": [answers[0]["rdata"]]}
+    return {"version": 2, "type": "answer", **head, "rrname": name, "rrtype": "A",
+            "rcode": "NOERROR", "answers": answers, "grouped": grouped}  # fmt: skip
+
+
+def _alert(n: int, rng: random.Random, ts: str) -> dict[str, object]:
+    return {
+        "event_type": "alert", "tx_id": 0, "app_proto": "http", "direction": "to_server",
+        "flow": _flow(rng, ts),
+        "alert": {
+            "action": "allowed", "gid": 1, "signature_id": 2_030_000 + n % 90, "rev": 4,
+            "signature": f'ET POLICY "Observed" test {n % 90}', "severity": 2,
+            "category": "Potential Corporate Privacy Violation",
+            "metadata": {"created_at": ["2019_08_13"], "signature_severity": ["Informational"]},
+        },
+        "payload": base64.b64encode(rng.randbytes(240)).decode(),
+        "payload_printable": "GET /api HTTP/1.1\r\nHost: portal\r\n\r\n", "stream": 1,
+        "packet": base64.b64encode(rng.randbytes(90)).decode(), "packet_info": {"linktype": 1},
+    }  # fmt: skip
+
+
+def _stats(n: int) -> dict[str, object]:
+    return {
+        "uptime": n // 50, "capture": {"kernel_packets": n * 90, "kernel_drops": 0},
+        "decoder": {"pkts": n * 90, "bytes": n * 61_000, "ipv4": n * 80},
+        "flow": {"memuse": 7_154_304, "tcp": n}, "app_layer": {"flow": {"tls": n}},
+        "detect": {"alert": n // 30, "engines": [{"id": 0, "rules_loaded": 48_211}]},
+    }  # fmt: skip
 
 
 ZEEK_HEADER = (
@@ -366,6 +509,8 @@ def main() -> None:
     eve_path = write_log(work / "eve.json", eve_lines(args.records, rng, hosts), files)
     full_lines = eve_full_lines(args.records, rng, hosts)
     eve_full_path = write_log(work / "full" / "eve.json", full_lines, files)
+    sensor_lines = eve_sensor_lines(args.records, rng, hosts)
+    eve_sensor_path = write_log(work / "sensor" / "eve.json", sensor_lines, files)
     conn_lines = zeek_lines(args.records, rng, hosts)
     conn_path = write_log(work / "conn.log", conn_lines, files, ZEEK_HEADER.encode())
     conn_json_lines = zeek_json_lines(args.records, rng, hosts)
@@ -375,6 +520,7 @@ def main() -> None:
         "osquery": (OsqueryConnector, osquery_path),
         "suricata": (SuricataConnector, eve_path),
         "suricata-full": (SuricataConnector, eve_full_path),
+        "suricata-sensor": (SuricataConnector, eve_sensor_path),
         "zeek": (ZeekConnector, conn_path),
         "zeek-json": (ZeekConnector, conn_json_path),
     }
@@ -383,6 +529,7 @@ def main() -> None:
     per_line: dict[str, Callable[[], Connector]] = {
         "suricata": lambda: SuricataConnector(columnwise=False),
         "suricata-full": lambda: SuricataConnector(columnwise=False),
+        "suricata-sensor": lambda: SuricataConnector(columnwise=False),
         "zeek": lambda: ZeekConnector(columnwise=False),
         "zeek-json": lambda: ZeekConnector(columnwise=False),
     }

@@ -289,6 +289,49 @@ def test_records_as_a_sensor_writes_them_are_read_by_the_compiled_scan(
     assert len(_table(fast)) == 600 - 600 // 13  # the stats records are not events
 
 
+@pytest.mark.parametrize("kind", ["eve", "zeek", "zeek-json"])
+def test_crlf_line_ends_are_read_column_wise(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A log written on Windows (CRLF line ends) is read column-wise, block by block, with
+    the per-line path's rows (its records without the carriage return); a rejected line
+    keeps its line number."""
+    _, fields, rows = ZEEK_LOGS[0]
+    tsv = zeek_tsv("conn", fields, rows * 8)
+    if kind == "eve":
+        lines = [orjson.dumps(e) for e in eve_events() * 4]
+    elif kind == "zeek":
+        lines = tsv.splitlines()
+    else:
+        (tmp_path / "conn.log").write_bytes(tsv)
+        records = _table(list(ZeekConnector().read(tmp_path / "conn.log")))["raw"]
+        lines = [record.encode() for record in records.to_pylist()]
+    read = SuricataConnector().read if kind == "eve" else ZeekConnector().read
+    spied = {"eve": (suricata, "block_rows"), "zeek": (zeek, "tsv_rows")}
+    path = tmp_path / "win" / ("eve.json" if kind == "eve" else "conn.log")
+    path.parent.mkdir()
+    path.write_bytes(b"\r\n".join(lines) + b"\r\n")
+    monkeypatch.setattr(suricata, "blocks", lambda p: blocks(p, size=1_024))
+    monkeypatch.setattr(zeek, "blocks", lambda p: blocks(p, size=1_024))
+    used = _spy(monkeypatch, *spied.get(kind, (zeek, "json_rows")))
+    fast, slow = _both(monkeypatch, lambda: read(path))
+    assert len(used) > 3 and all(used), "a block was read line by line"
+    _assert_same(fast, slow)
+    assert not any("\r" in raw for raw in _table(fast)["raw"].to_pylist())
+    if kind == "eve":  # a carriage return as JSON whitespace is the record's own
+        spaced = lines[0].replace(b'","', b'",\r"', 1)
+        path.write_bytes(b"\r\n".join([spaced, *lines]) + b"\r\n")
+        fast, slow = _both(monkeypatch, lambda: read(path))
+        _assert_same(fast, slow)
+        assert "\r" in _table(fast)["raw"][0].as_py()
+    # A bad line among them: its block goes line by line.
+    bad = b"\r\n".join([*lines[:-3], b"{not json", *lines[-3:]]) + b"\r\n"
+    path.write_bytes(bad)
+    fast, slow = _both(monkeypatch, lambda: read(path))
+    _assert_same(fast, slow)
+    assert [r[0] for r in _rejects(fast)] == [len(lines) - 2]
+
+
 @pytest.mark.parametrize("log", [entry[0] for entry in ZEEK_LOGS])
 def test_zeek_every_log_same_rows_both_paths(
     log: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -491,18 +534,32 @@ _TYPED_EVENT = st.fixed_dictionaries(
 )  # fmt: skip
 
 
+# Line ends as files written on Linux and on Windows have them, and damaged ones.
+_LINE_ENDS = st.one_of(
+    st.just([b"\n"]),
+    st.just([b"\r\n"]),
+    st.lists(st.sampled_from([b"\n", b"\r\n", b"\r\r\n", b"\n\r\n", b" \r\n", b"\r"]), min_size=1),
+)
+
+
+def _joined(lines: list[bytes], ends: list[bytes]) -> bytes:
+    """The lines, each with the next of ``ends`` (in turn) after it."""
+    return b"".join(line + ends[n % len(ends)] for n, line in enumerate(lines))
+
+
 @_FUZZ
 @given(
     st.one_of(
         st.lists(_TYPED_EVENT, min_size=1, max_size=20),
         st.lists(st.one_of(_TYPED_EVENT, _EVENT), min_size=1, max_size=20),
-    )
+    ),
+    _LINE_ENDS,
 )
 def test_fuzzed_eve_both_paths_agree(
-    tmp_path_factory: pytest.TempPathFactory, events: list[dict[str, Any]]
+    tmp_path_factory: pytest.TempPathFactory, events: list[dict[str, Any]], ends: list[bytes]
 ) -> None:
     path = tmp_path_factory.mktemp("eve") / "eve.json"
-    path.write_bytes(b"\n".join(orjson.dumps(e) for e in events) + b"\n")
+    path.write_bytes(_joined([orjson.dumps(e) for e in events], ends))
     slow = list(SuricataConnector(columnwise=False).read(path))
     # The column-wise path is checked as it reads (the compiled scan, network.json_columns),
     # and with pyarrow's reader, which reads what the scan leaves (and every block without
@@ -570,6 +627,7 @@ def _tsv_typed(kind: str) -> st.SearchStrategy[str]:
     st.lists(st.sampled_from(_TSV_TYPES), min_size=3, max_size=6),
     st.data(),
     st.booleans(),
+    _LINE_ENDS,
 )
 def test_fuzzed_zeek_tsv_both_paths_agree(
     tmp_path_factory: pytest.TempPathFactory,
@@ -577,6 +635,7 @@ def test_fuzzed_zeek_tsv_both_paths_agree(
     types: list[str],
     data: st.DataObject,
     good_ts: bool,
+    ends: list[bytes],
 ) -> None:
     _, known, _ = next(entry for entry in ZEEK_LOGS if entry[0] == log)
     names = ["ts", *(name for name, _ in known[1:])][: len(types)]
@@ -587,7 +646,8 @@ def test_fuzzed_zeek_tsv_both_paths_agree(
         [f"17092836{n:02d}.5" if good_ts else r[0], *r[1:]] for n, r in enumerate(rows)
     ]
     path = tmp_path_factory.mktemp("zeek") / f"{log}.log"
-    path.write_bytes(zeek_tsv(log, list(zip(names, types, strict=True)), values))
+    tsv = zeek_tsv(log, list(zip(names, types, strict=True)), values)
+    path.write_bytes(_joined(tsv.splitlines(), ends))
     fast = list(ZeekConnector().read(path))
     slow = list(ZeekConnector(columnwise=False).read(path))
     assert _rejects(fast) == _rejects(slow)
@@ -619,12 +679,16 @@ _ZEEK_JSON_RECORD = st.fixed_dictionaries(
 @given(
     st.sampled_from([entry[0] for entry in ZEEK_LOGS]),
     st.lists(_ZEEK_JSON_RECORD, min_size=1, max_size=12),
+    _LINE_ENDS,
 )
 def test_fuzzed_zeek_json_both_paths_agree(
-    tmp_path_factory: pytest.TempPathFactory, log: str, records: list[dict[str, Any]]
+    tmp_path_factory: pytest.TempPathFactory,
+    log: str,
+    records: list[dict[str, Any]],
+    ends: list[bytes],
 ) -> None:
     path = tmp_path_factory.mktemp("zeekjson") / f"{log}.log"
-    path.write_bytes(b"\n".join(orjson.dumps(r) for r in records) + b"\n")
+    path.write_bytes(_joined([orjson.dumps(r) for r in records], ends))
     slow_reader = ZeekConnector(columnwise=False)
     slow = list(slow_reader.read(path))
     for trim_from in (network.TRIM_FROM_BYTES, 0):  # as for EVE: short lines, trimmed or not

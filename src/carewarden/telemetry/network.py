@@ -124,6 +124,17 @@ class Block:
             else:
                 yield item[0] + shift, item[1]
 
+    def with_lf_line_ends(self) -> Block:
+        """The block with each CRLF line end as LF (a file written on Windows), for the
+        column-wise readers; the block itself where it holds no carriage return. The lines
+        are those the per-line path reads (it strips the line end): where a carriage return
+        is left, elsewhere than before a line feed, :meth:`line_ends` refuses the block as
+        before. Only the column-wise readers use it: the per-line path keeps the block as
+        read, whose byte offsets a rejected line reports."""
+        if b"\r" not in self.data:
+            return self
+        return Block(self.number, self.offset, self.data.replace(b"\r\n", b"\n"))
+
     def line_ends(self, json: bool = True) -> np.ndarray | None:
         """The end offset of each line, when every one is non-blank, under 1 MiB and
         without a carriage return (and, for ``json``, the block is free of the non-standard

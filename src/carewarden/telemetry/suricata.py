@@ -317,7 +317,7 @@ class SuricataConnector:
     def _fast_rows(self, block: Block | Rejected) -> tuple[pa.Table, int] | None:
         if isinstance(block, Rejected) or not self.columnwise:
             return None
-        return block_rows(block)
+        return block_rows(block.with_lf_line_ends())
 
     def read_lines(self, block: Block) -> Iterator[Batch | Rejected]:
         """The per-line path: one record at a time, bad ones rejected with their line."""

@@ -717,6 +717,7 @@ class ZeekConnector:
         if isinstance(run, Rejected) or not self.columnwise:
             return None
         block, header = run
+        block = block.with_lf_line_ends()
         if not block.data.startswith(b"{"):
             table = tsv_rows(block, header, header.path or named)
             return None if table is None else (table, Counter())

@@ -173,3 +173,17 @@ def test_over_tls_the_cookie_is_secure(web: Web, tmp_path: Path) -> None:
         )
         cookie = _session_cookie(response.headers.get_list("set-cookie"), "__Host-cw_session=")
         assert "Secure" in cookie and "HttpOnly" in cookie and "Path=/" in cookie
+
+
+def test_the_console_makes_the_hash_for_unknown_names_as_it_starts(web: Web) -> None:
+    """The first log-in with an unknown name must cost a hash verification like any other,
+    not a hash made then and a verification: the console makes it as it starts (the
+    command line no longer makes it at import)."""
+    accounts._dummy_hash.cache_clear()
+    app = create_app(web.hub.path, hub=web.hub)
+    assert accounts._dummy_hash.cache_info().currsize == 1
+    with TestClient(app, follow_redirects=False) as client:
+        fresh = Web(client, web.hub, web.secrets)
+        response = _login(fresh, "nobody-here", PASSWORD, "000000")
+    assert response.status_code != 303  # type: ignore[attr-defined]
+    assert accounts._dummy_hash.cache_info().misses == 1  # made once, at the start

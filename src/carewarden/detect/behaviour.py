@@ -22,15 +22,16 @@ import hashlib
 import io
 import pickle
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
-import sklearn
-from sklearn.ensemble import IsolationForest
 
 from carewarden.detect.engine import Alert, DetectContext, alert_key, user_descriptions
 from carewarden.store import Store
+
+if TYPE_CHECKING:
+    from sklearn.ensemble import IsolationForest
 
 # feature -> (label in explanations, floor of its spread so that a constant baseline still
 # gives finite scores, whether a high value is a risk)
@@ -150,6 +151,10 @@ class BehaviourModel:
         data, matrix, self_z = self.features(store)
         if len(data["user_id"]) < 50:
             return []  # too little activity to learn what is normal
+        # Imported here: scikit-learn takes 0.8 s to import, which every command of the CLI
+        # paid (carewarden ingest included) while only detect fits the model.
+        from sklearn.ensemble import IsolationForest
+
         forest = IsolationForest(
             n_estimators=200, contamination=self.contamination, random_state=0
         ).fit(matrix)
@@ -214,7 +219,9 @@ class BehaviourModel:
         buffer = io.BytesIO()
         pickle.dump(forest, buffer)
         digest = hashlib.sha256(matrix.tobytes()).hexdigest()[:16]
-        version = f"isolation-forest/sklearn-{sklearn.__version__}/{digest}"
+        from sklearn import __version__ as sklearn_version
+
+        version = f"isolation-forest/sklearn-{sklearn_version}/{digest}"
         store.save_model(
             pa.table(
                 {

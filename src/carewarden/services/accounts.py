@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import secrets
@@ -34,8 +35,20 @@ TOUCH_EVERY = dt.timedelta(seconds=60)  # last_seen is written at most this ofte
 ISSUER = "Carewarden"
 
 _hasher = PasswordHasher()  # argon2id with the library's (RFC 9106 low-memory) parameters
-# Verified when the account does not exist, so a wrong name takes as long as a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified when the account does not exist, so a wrong name takes as long as a wrong
+    password. Made on first use, not at import: hashing takes 0.13 s, which every command
+    of the CLI paid."""
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+def prepare_logins() -> None:
+    """Make the hash verified for unknown names now (the console calls this as it starts),
+    so that the first log-in with an unknown name takes no longer than any other."""
+    _dummy_hash()
 
 
 class AccountError(CarewardenError):
@@ -218,7 +231,7 @@ def authenticate(
     )
     if not rows:
         with contextlib.suppress(VerificationError):
-            _hasher.verify(_DUMMY_HASH, password)
+            _hasher.verify(_dummy_hash(), password)
         raise LoginError()
     pw_hash, secret, last_step, disabled, failures, locked_until = rows[0]
     if disabled or (locked_until is not None and locked_until > now):

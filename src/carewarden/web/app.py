@@ -18,6 +18,7 @@ from fastapi.templating import Jinja2Templates
 
 from carewarden import __version__
 from carewarden.errors import CarewardenError
+from carewarden.services import accounts
 from carewarden.services.watch import WatchConfig
 from carewarden.web.auth import NotAuthenticated
 from carewarden.web.hub import StoreHub
@@ -57,6 +58,7 @@ def create_app(
 ) -> FastAPI:
     """The console and API over the store in folder ``store`` (held by this process); with
     ``watch``, the live watcher runs in the server too (see :mod:`carewarden.web.watching`)."""
+    accounts.prepare_logins()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

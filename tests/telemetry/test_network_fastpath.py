@@ -259,9 +259,8 @@ def sensor_events(count: int) -> list[dict[str, Any]]:
         record: dict[str, Any] = {
             "timestamp": _ts(n), "flow_id": (n * 2654435761) % (1 << 51), "in_iface": "ens192",
             "vlan": [100, 200][: n % 3], "src_ip": src, "src_port": 1024 + n, "dest_ip": dest,
-            "dest_port": 443,
-            "proto": "TCP", "community_id": f"1:{start}{n:08x}ZmFrZSBpZA==", "host": "ids-icu",
-            "ether": {"src_mac": "00:50:56:aa:bb:cc"},
+            "dest_port": 443, "proto": "TCP", "community_id": f"1:{start}{n:08x}ZmFrZSBpZA==",
+            "host": "ids-icu", "ether": {"src_mac": "00:50:56:aa:bb:cc"},
         }  # fmt: skip
         record |= kinds[n % len(kinds)]
         if record.get("proto") == "ICMP":
